@@ -1,0 +1,172 @@
+"""The `drill` command line (Typer + rich).
+
+Exit codes: 0 success (for `verify`: the fix holds), 1 failure (for `verify`: a check failed),
+2 bad usage or a lab that cannot be reached.
+"""
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drill import fixes, lab
+from drill.grading import LabUnreachable
+from drill.paths import NotALabTree, find_root
+from drill.scenarios import Scenario, registry
+
+app = typer.Typer(
+    help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class Mode(StrEnum):
+    """Where the lab runs."""
+
+    AUTO = "auto"
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _root() -> Path:
+    try:
+        return find_root()
+    except NotALabTree as exc:
+        raise _fail(str(exc)) from None
+
+
+def _scenario(scenario_id: str) -> Scenario:
+    scenarios = registry()
+    if scenario_id not in scenarios:
+        raise _fail(f"unknown scenario {scenario_id!r}; choose one of: {', '.join(scenarios)}")
+    return scenarios[scenario_id]
+
+
+def _print_lab(running: dict[str, lab.RunningService]) -> None:
+    table = Table(title="3AM Drill Lab (local)", title_justify="left")
+    for column in ("service", "url", "docs", "metrics", "log"):
+        table.add_column(column)
+    for service in running.values():
+        table.add_row(
+            service.name, service.url, f"{service.url}/docs", f"{service.url}/metrics", service.log
+        )
+    out.print(table)
+
+
+@app.command()
+def up(
+    mode: Annotated[Mode, typer.Option(help="docker, local, or auto (docker when it answers).")] = (
+        Mode.AUTO
+    ),
+) -> None:
+    """Start the lab in the background and return once every service is ready."""
+    root = _root()
+    if mode is Mode.DOCKER:
+        raise _fail("the Docker lab is not built yet; run `drill up --mode local`")
+    if mode is Mode.AUTO:
+        out.print("No Docker lab in this version yet: starting the local lab (processes, SQLite).")
+    try:
+        running = lab.start(root, progress=lambda line: out.print(f"[dim]{line}[/]"))
+    except lab.LabError as exc:
+        raise _fail(str(exc), EXIT_FAIL) from None
+    _print_lab(running)
+    out.print("[green]Lab is up.[/] Stop it with [bold]drill down[/] (or make down).")
+
+
+@app.command()
+def down() -> None:
+    """Stop every service the lab started from this tree."""
+    root = _root()
+    try:
+        stopped = lab.stop(root)
+    except lab.LabError as exc:
+        raise _fail(str(exc), EXIT_FAIL) from None
+    out.print(f"Stopped {', '.join(stopped)}." if stopped else "The lab is not running.")
+
+
+@app.command()
+def verify(
+    scenario: Annotated[str, typer.Argument(help="Scenario id, e.g. float-drift.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
+) -> None:
+    """Grade the fix of SCENARIO against the running lab (exit 0 pass, 1 fail, 2 unreachable)."""
+    chosen = _scenario(scenario)
+    root = _root()
+    if not as_json:
+        out.print(f"Grading [bold]{chosen.id}[/]: {chosen.title} ...")
+    try:
+        card = asyncio.run(chosen.grade(root))
+    except LabUnreachable as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(card.as_json(), indent=2))
+    else:
+        card.render(out)
+    raise typer.Exit(0 if card.passed else EXIT_FAIL)
+
+
+@app.command()
+def solve(scenario: Annotated[str, typer.Argument(help="Scenario id.")]) -> None:
+    """Apply SCENARIO's reference fix to this tree (restarting its services if the lab runs)."""
+    chosen = _scenario(scenario)
+    root = _root()
+    try:
+        outcome = fixes.solve(root, chosen.id)
+    except fixes.FixError as exc:
+        raise _fail(str(exc), EXIT_FAIL) from None
+    _report(root, chosen, "applied the reference fix to", outcome)
+
+
+@app.command()
+def reset(
+    scenario: Annotated[str | None, typer.Argument(help="Scenario id.")] = None,
+    all_scenarios: Annotated[bool, typer.Option("--all", help="Reset every scenario.")] = False,
+) -> None:
+    """Put SCENARIO's poisoned code back (restarting its services if the lab runs)."""
+    if (scenario is None) == (not all_scenarios):
+        raise _fail("name one scenario, or pass --all")
+    chosen = list(registry().values()) if all_scenarios else [_scenario(scenario or "")]
+    root = _root()
+    for item in chosen:
+        try:
+            outcome = fixes.reset(root, item.id)
+        except fixes.FixError as exc:
+            raise _fail(str(exc), EXIT_FAIL) from None
+        _report(root, item, "restored the poisoned code of", outcome)
+
+
+def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -> None:
+    if not outcome.changed:
+        out.print(f"{scenario.id}: nothing to change.")
+        return
+    out.print(f"{scenario.id}: {verb} {', '.join(outcome.changed)}")
+    if outcome.saved_to is not None:
+        out.print(f"[yellow]Your edits were saved to {outcome.saved_to}[/]")
+    try:
+        if any(name in lab.read_state(root) for name in scenario.services):
+            out.print(f"Restarting {', '.join(scenario.services)} to serve the new code ...")
+            lab.restart(root, scenario.services, progress=lambda line: out.print(f"[dim]{line}[/]"))
+    except lab.LabError as exc:
+        raise _fail(str(exc), EXIT_FAIL) from None
+
+
+def main() -> None:
+    """Entry point of the `drill` console script."""
+    app()

@@ -1,0 +1,119 @@
+"""The scorecard every grader produces: one line per check, with what was measured."""
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+
+class LabUnreachable(Exception):
+    """The lab does not answer, so nothing can be graded (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a check returns: its verdict and the evidence for it."""
+
+    passed: bool
+    measured: str
+    expected: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: what it expected and what it measured."""
+
+    name: str
+    passed: bool
+    measured: str
+    expected: str
+    detail: str = ""
+
+
+@dataclass
+class Scorecard:
+    """Every check of one grading run."""
+
+    scenario: str
+    checks: list[CheckResult] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        """The scorecard as `drill verify --json` prints it."""
+        return {
+            "scenario": self.scenario,
+            "passed": self.passed,
+            "duration_s": round(self.duration_s, 2),
+            "checks": [asdict(check) for check in self.checks],
+        }
+
+    def render(self, console: Console) -> None:
+        """One line per check with what it measured, then the verdict."""
+        console.print(f"[bold]drill verify {self.scenario}[/]")
+        for check in self.checks:
+            mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+            line = f"{mark}  {check.name}: {check.measured}"
+            console.print(line, soft_wrap=True, highlight=False)
+            if not check.passed:
+                console.print(f"      [dim]expected {check.expected}[/]", soft_wrap=True)
+            if check.detail and not check.passed:
+                console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)
+        failed = sum(not check.passed for check in self.checks)
+        verdict = (
+            "[bold green]PASS[/]: the fix holds"
+            if self.passed
+            else f"[bold red]FAIL[/]: {failed} of {len(self.checks)} checks failed"
+        )
+        console.print(f"{verdict} ({self.duration_s:.1f} s)")
+
+
+Check = Callable[[], Awaitable[Measured]]
+
+
+async def run_checks(scenario: str, checks: Sequence[tuple[str, Check]]) -> Scorecard:
+    """Run each check in turn; a check that raises fails with the error, and grading goes on."""
+    card = Scorecard(scenario)
+    start = time.perf_counter()
+    for name, check in checks:
+        try:
+            outcome = await check()
+            card.checks.append(CheckResult(name, **asdict(outcome)))
+        except httpx.TransportError as exc:
+            card.checks.append(
+                CheckResult(name, False, f"lab stopped answering: {type(exc).__name__}", "answers")
+            )
+        except Exception as exc:
+            card.checks.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}", "no error"))
+    card.duration_s = time.perf_counter() - start
+    return card
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """The nearest-rank percentile of the samples (pct in 0..100)."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(len(ordered) * pct / 100))
+    return ordered[rank - 1]
+
+
+async def require_ready(client: httpx.AsyncClient, service: str, url: str) -> None:
+    """Raise LabUnreachable unless the service answers /readyz."""
+    try:
+        response = await client.get(f"{url}/readyz", timeout=5.0)
+    except httpx.TransportError as exc:
+        raise LabUnreachable(
+            f"{service} does not answer at {url} ({type(exc).__name__}); start the lab: drill up"
+        ) from exc
+    if response.status_code != 200:
+        raise LabUnreachable(f"{service} at {url} is not ready: {response.text[:300]}")

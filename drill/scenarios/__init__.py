@@ -1,0 +1,24 @@
+"""The drill scenarios, as plug-ins: each module declares a `Scenario` and registers it here."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from drill.grading import Scorecard
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A drill: the services it poisons and the grader that says whether they are fixed."""
+
+    id: str
+    title: str
+    services: tuple[str, ...]
+    grade: Callable[[Path], Awaitable[Scorecard]]
+
+
+def registry() -> dict[str, Scenario]:
+    """Every scenario, by id."""
+    from drill.scenarios import float_drift
+
+    return {scenario.id: scenario for scenario in (float_drift.SCENARIO,)}

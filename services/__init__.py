@@ -1,0 +1,1 @@
+"""The lab's microservices. Each one is a package built on the shared kit in `services.kit`."""

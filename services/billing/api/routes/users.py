@@ -1,0 +1,32 @@
+"""Read a user's balance and paginated history."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import UUID4
+
+from services.billing import ledger
+from services.billing.auth import Role, require
+from services.billing.schemas import BalanceOut, TransactionPage
+from services.kit.db import SessionDep
+
+router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(require(Role.READ))])
+
+
+@router.get("/{user_id}/balance", responses={401: {}, 403: {}, 422: {}})
+def get_balance(user_id: UUID4, session: SessionDep) -> BalanceOut:
+    """The user's balance and transaction count."""
+    return ledger.get_balance(session, user_id=str(user_id))
+
+
+@router.get("/{user_id}/transactions", responses={401: {}, 403: {}, 422: {}})
+def list_transactions(
+    user_id: UUID4,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> TransactionPage:
+    """The user's history, oldest first, `limit` at a time."""
+    return ledger.list_transactions(
+        session, user_id=str(user_id), limit=limit, cursor=int(cursor) if cursor else None
+    )

@@ -1,0 +1,189 @@
+"""The reconciliation job: the integrity check real billing systems run against their ledger.
+
+Every few seconds it compares each account's balance, as the service reports it, with the exact
+decimal sum of the amounts its clients submitted (read back from the audit payloads, each
+request_id counted once, as the client meant it), and counts ledger entries that repeat a
+request_id. The results are metrics: `BillingLedgerDrift` and `BillingDoubleCharge` fire on them.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import Counter as PromCounter
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.billing import ledger
+from services.kit.logging import fields
+
+logger = logging.getLogger("billing.reconciliation")
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What one reconciliation run found."""
+
+    accounts: int
+    drifted_accounts: int
+    drift_amount: Decimal
+    duplicate_charges: int
+    unreadable_entries: int
+
+
+def _submitted_amount(payload: str) -> Decimal | None:
+    """The amount exactly as the client sent it, or None when it is not a finite number."""
+    try:
+        raw = json.loads(payload, parse_float=Decimal)["amount"]
+        amount = Decimal(str(raw))
+    except (ValueError, KeyError, TypeError, InvalidOperation):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def reconcile(session: Session) -> Findings:
+    """Compare the reported balances with the exact sums of the submitted amounts."""
+    expected: dict[str, Decimal] = {}
+    seen_requests: Counter[str] = Counter()
+    unreadable = 0
+    for user_id, request_id, payload in ledger.audit_trail(session):
+        seen_requests[request_id] += 1
+        if seen_requests[request_id] > 1:
+            continue
+        amount = _submitted_amount(payload)
+        if amount is None:
+            unreadable += 1
+            continue
+        expected[user_id] = expected.get(user_id, Decimal(0)) + amount
+    reported = ledger.reported_balances(session)
+    drifted = 0
+    drift = Decimal(0)
+    for user_id in expected.keys() | reported.keys():
+        want = expected.get(user_id, Decimal(0))
+        try:
+            have = Decimal(reported.get(user_id, "0"))
+        except InvalidOperation:
+            have = Decimal("NaN")
+        if not have.is_finite():
+            drifted += 1
+        elif have != want:
+            drifted += 1
+            drift += abs(have - want)
+    duplicates = sum(count - 1 for count in seen_requests.values())
+    return Findings(len(expected), drifted, drift, duplicates, unreadable)
+
+
+class ReconciliationMetrics:
+    """The job's metrics, registered in the service's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.drifted_accounts = Gauge(
+            "billing_ledger_drift_accounts",
+            "Accounts whose reported balance differs from the exact sum of submitted amounts.",
+            registry=registry,
+        )
+        self.drift_amount = Gauge(
+            "billing_ledger_drift_amount",
+            "Sum over accounts of |reported balance - exact sum of submitted amounts|.",
+            registry=registry,
+        )
+        self.duplicate_charges = Gauge(
+            "billing_duplicate_charges",
+            "Ledger entries beyond the first for the same request_id (double billing).",
+            registry=registry,
+        )
+        self.unreadable = Gauge(
+            "billing_ledger_unreadable_entries",
+            "Ledger entries whose submitted amount is not a finite number.",
+            registry=registry,
+        )
+        self.accounts = Gauge(
+            "billing_ledger_accounts", "Accounts the last run reconciled.", registry=registry
+        )
+        self.duration = Gauge(
+            "billing_reconciliation_duration_seconds",
+            "How long the last reconciliation run took.",
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "billing_reconciliation_last_success_timestamp_seconds",
+            "Unix time of the last successful reconciliation run.",
+            registry=registry,
+        )
+        self.runs = PromCounter(
+            "billing_reconciliation_runs",
+            "Reconciliation runs, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+
+    def record(self, findings: Findings, duration: Decimal) -> None:
+        """Publish one run's findings."""
+        self.drifted_accounts.set(findings.drifted_accounts)
+        self.drift_amount.set(findings.drift_amount)
+        self.duplicate_charges.set(findings.duplicate_charges)
+        self.unreadable.set(findings.unreadable_entries)
+        self.accounts.set(findings.accounts)
+        self.duration.set(duration)
+        self.last_success.set_to_current_time()
+        self.runs.labels("success").inc()
+
+
+class Reconciler:
+    """Runs `reconcile` on a background thread every `interval_ms` until stopped."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], metrics: ReconciliationMetrics, interval_ms: int
+    ) -> None:
+        self.sessions = sessions
+        self.metrics = metrics
+        self.interval_ms = interval_ms
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        """Start the first run now and the next ones every interval."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the run in progress, if any."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def run_once(self) -> Findings:
+        """One reconciliation run, published as metrics."""
+        start = time.perf_counter_ns()
+        with self.sessions() as session:
+            findings = reconcile(session)
+        duration = Decimal(time.perf_counter_ns() - start).scaleb(-9)
+        self.metrics.record(findings, duration)
+        mismatch = bool(findings.drifted_accounts or findings.duplicate_charges)
+        level = logging.WARNING if mismatch else logging.INFO
+        logger.log(
+            level,
+            "ledger reconciled",
+            extra=fields(
+                "ledger_mismatch" if mismatch else None,
+                accounts=findings.accounts,
+                drifted_accounts=findings.drifted_accounts,
+                drift_amount=str(findings.drift_amount),
+                duplicate_charges=findings.duplicate_charges,
+                unreadable_entries=findings.unreadable_entries,
+                duration_ms=str(duration.scaleb(3).quantize(Decimal(1))),
+            ),
+        )
+        return findings
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                # The job must outlive a bad run (a database restart, say): the next run retries.
+                logger.exception("reconciliation failed", extra=fields("reconciliation_failed"))
+                self.metrics.runs.labels("failure").inc()
+            self._stop.wait(self.interval_ms / 1000)

@@ -1,0 +1,132 @@
+"""SQLAlchemy 2 engines and sessions: SQLite by default, PostgreSQL when DATABASE_URL names it."""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from services.kit.telemetry import instrument_engine
+
+# Seconds a connection attempt or a wait for SQLite's write lock may take before giving up.
+DB_TIMEOUT_S = 5
+# FastAPI runs sync handlers in AnyIO's thread pool, which has 40 threads.
+WORKER_THREADS = 40
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every service's models (each service keeps its own tables)."""
+
+
+def make_engine(url: str, service: str) -> Engine:
+    """An engine for the URL, traced, with settings that hold up under concurrent requests."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per worker thread, kept open: opening a SQLite connection (and setting
+        # its pragmas) under load costs more than the query it is opened for.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": DB_TIMEOUT_S},
+            pool_size=WORKER_THREADS,
+            max_overflow=0,
+            pool_timeout=DB_TIMEOUT_S,
+        )
+        _serialize_sqlite_writes(engine)
+    else:
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=DB_TIMEOUT_S,
+            connect_args={"connect_timeout": DB_TIMEOUT_S},
+        )
+    instrument_engine(engine, service)
+    return engine
+
+
+def _serialize_sqlite_writes(engine: Engine) -> None:
+    """Give SQLite writers a fair, prompt turn at the database's single write lock.
+
+    pysqlite's default (deferred) transactions fail at once with "database is locked" when two
+    threads read and then write, so every write transaction begins with BEGIN IMMEDIATE
+    (SQLAlchemy's documented recipe). SQLite's own busy handler then makes waiting writers poll
+    with sleeps of up to 100 ms, which shows as a long latency tail under concurrent load, so
+    writers first queue on a lock in this process, which wakes the next one as soon as it is free.
+    Readers (see read_only_sessions) take no lock at all: under WAL they read a snapshot.
+    """
+    write_lock = threading.Lock()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("read_only", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not write_lock.acquire(timeout=DB_TIMEOUT_S):
+            raise sa_exc.OperationalError(
+                "BEGIN IMMEDIATE", None, TimeoutError("waited too long for the write lock")
+            )
+        conn.info["holds_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _release(conn: Connection) -> None:
+        if conn.info.pop("holds_write_lock", False):
+            write_lock.release()
+
+
+def reset_schema(engine: Engine, metadata: MetaData) -> None:
+    """Drop every table in the database, whatever code made it, then create the service's own.
+
+    Used by the lab on start, so that switching between the poisoned code and the reference fix
+    (whose schemas differ) always starts from a clean, freshly seeded database.
+    """
+    existing = MetaData()
+    existing.reflect(bind=engine)
+    existing.drop_all(bind=engine)
+    metadata.create_all(bind=engine)
+
+
+def check_database(engine: Engine) -> None:
+    """Readiness check: one round trip to the database."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """The session factory a service keeps in `app.state.sessions`."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for long reads (reports, reconciliation) that must not hold up writers."""
+    return sessionmaker(engine.execution_options(read_only=True), expire_on_commit=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, closed when the response is sent."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
