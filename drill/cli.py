@@ -18,6 +18,7 @@ from drill import fixes, lab
 from drill.grading import LabUnreachable
 from drill.paths import NotALabTree, find_root
 from drill.scenarios import Scenario, registry
+from drill.services import port_offset
 
 app = typer.Typer(
     help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix.",
@@ -45,7 +46,15 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _check_environment() -> None:
+    try:
+        port_offset()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _root() -> Path:
+    _check_environment()
     try:
         return find_root()
     except NotALabTree as exc:

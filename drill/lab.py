@@ -83,6 +83,8 @@ def _environment(root: Path, spec: ServiceSpec) -> dict[str, str]:
     env["SERVICE_NAME"] = spec.name
     env.setdefault("OTEL_SERVICE_NAME", spec.name)
     env["DB_RESET_ON_START"] = "true"
+    for callee in spec.calls:
+        env[SERVICES[callee].url_variable] = SERVICES[callee].url
     if spec.uses_database and "DATABASE_URL" not in os.environ:
         env["DATABASE_URL"] = f"sqlite:///{state_dir(root) / 'data' / f'{spec.name}.db'}"
     return env

@@ -1,6 +1,16 @@
 """The lab's services as the local lab runs them: one uvicorn process each, on the brief's port."""
 
+import os
 from dataclasses import dataclass
+
+
+def port_offset() -> int:
+    """DRILL_PORT_OFFSET, added to every port, so that two labs (two test runs, say) can run side
+    by side on one machine. 0, the brief's ports, unless set."""
+    raw = os.environ.get("DRILL_PORT_OFFSET", "0")
+    if not raw.isdigit() or int(raw) > 50_000:
+        raise ValueError(f"DRILL_PORT_OFFSET must be a whole number from 0 to 50000, not {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -9,13 +19,25 @@ class ServiceSpec:
 
     name: str
     app: str  # the ASGI app, as uvicorn takes it
-    port: int
+    base_port: int  # the brief's port; the lab listens on base_port + DRILL_PORT_OFFSET
     uses_database: bool = False
+    # Services this one calls; each reaches it as <NAME>_URL (e.g. CATALOG_URL, SERVICE_B_URL).
+    calls: tuple[str, ...] = ()
+
+    @property
+    def port(self) -> int:
+        """The port the lab listens on, on 127.0.0.1 only."""
+        return self.base_port + port_offset()
 
     @property
     def url(self) -> str:
-        """Base URL on the host, bound to loopback only."""
+        """Base URL on the host."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url_variable(self) -> str:
+        """The environment variable through which callers learn this service's URL."""
+        return f"{self.name.upper().replace('-', '_')}_URL"
 
 
 SERVICES: dict[str, ServiceSpec] = {

@@ -1,8 +1,9 @@
 """The drill scenarios, as plug-ins: each module declares a `Scenario` and registers it here."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from drill.grading import Scorecard
 
@@ -14,7 +15,7 @@ class Scenario:
     id: str
     title: str
     services: tuple[str, ...]
-    grade: Callable[[Path], Awaitable[Scorecard]]
+    grade: Callable[[Path], Coroutine[Any, Any, Scorecard]]
 
 
 def registry() -> dict[str, Scenario]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.billing import ledger
 from services.kit.logging import fields
+from services.kit.metrics import set_exact
 
 logger = logging.getLogger("billing.reconciliation")
 
@@ -123,12 +124,12 @@ class ReconciliationMetrics:
 
     def record(self, findings: Findings, duration: Decimal) -> None:
         """Publish one run's findings."""
-        self.drifted_accounts.set(findings.drifted_accounts)
-        self.drift_amount.set(findings.drift_amount)
-        self.duplicate_charges.set(findings.duplicate_charges)
-        self.unreadable.set(findings.unreadable_entries)
-        self.accounts.set(findings.accounts)
-        self.duration.set(duration)
+        set_exact(self.drifted_accounts, findings.drifted_accounts)
+        set_exact(self.drift_amount, findings.drift_amount)
+        set_exact(self.duplicate_charges, findings.duplicate_charges)
+        set_exact(self.unreadable, findings.unreadable_entries)
+        set_exact(self.accounts, findings.accounts)
+        set_exact(self.duration, duration)
         self.last_success.set_to_current_time()
         self.runs.labels("success").inc()
 

@@ -4,11 +4,22 @@ A registry per app (not the process-global one) lets each test build a fresh app
 service add its own metrics beside these with `metrics.registry`.
 """
 
+from decimal import Decimal
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # The brief's buckets (0.05 .. 5 s) plus finer and coarser ones, so P99 < 200 ms is readable
 # straight off `le="0.2"` and a 10 s hang still lands in a bucket of its own.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def set_exact(gauge: Gauge, value: Decimal | int) -> None:
+    """Publish an exact number (money, counts) as a gauge.
+
+    Prometheus stores every sample as a float64; the conversion happens here, at the telemetry
+    boundary, so that service code never handles money as a float.
+    """
+    gauge.set(float(value))
 
 
 class ServiceMetrics:

@@ -1,0 +1,64 @@
+# 3AM Drill Lab. Every target runs from a fresh clone with only python3 and make installed:
+# the first one that needs Python packages creates .venv and installs the project into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SCENARIO ?=
+USERS ?= 20
+DURATION ?= 1m
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down test lint verify solve reset loadtest bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED) ## create .venv and install the project and its dev tools
+
+up: $(INSTALLED) ## start the lab in the background (Docker when it answers, else local)
+	$(BIN)/drill up
+
+down: $(INSTALLED) ## stop the lab
+	$(BIN)/drill down
+
+test: $(INSTALLED) ## run the whole test suite (starts real services on 127.0.0.1)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference fix
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	MYPY=$(BIN)/mypy scripts/typecheck-solutions
+
+verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=float-drift
+	$(BIN)/drill verify $(SCENARIO)
+
+solve: $(INSTALLED) ## apply a reference fix: make solve SCENARIO=float-drift
+	$(BIN)/drill solve $(SCENARIO)
+
+reset: $(INSTALLED) ## undo a reference fix: make reset SCENARIO=float-drift
+	$(BIN)/drill reset $(SCENARIO)
+
+loadtest: $(INSTALLED) ## headless Locust: make loadtest SCENARIO=float-drift USERS=20 DURATION=1m
+	@test -n "$(SCENARIO)" || { echo "usage: make loadtest SCENARIO=<id> [USERS=20] [DURATION=1m]"; exit 2; }
+	@test -f loadgen/$(subst -,_,$(SCENARIO)).py || { echo "no load for scenario '$(SCENARIO)' (loadgen/$(subst -,_,$(SCENARIO)).py)"; exit 2; }
+	mkdir -p reports/$(SCENARIO)
+	$(BIN)/locust -f loadgen/$(subst -,_,$(SCENARIO)).py --headless --users $(USERS) \
+		--spawn-rate $(USERS) --run-time $(DURATION) --only-summary \
+		--csv reports/$(SCENARIO)/locust --html reports/$(SCENARIO)/locust.html
+	@echo "Reports: reports/$(SCENARIO)/locust_stats.csv, reports/$(SCENARIO)/locust.html"
+
+bench: $(INSTALLED) ## measure grader run time and P99, poisoned against fixed (docs/benchmarks.md)
+	$(BIN)/python scripts/bench.py
+
+clean: ## remove the virtual environment, lab state and reports
+	rm -rf $(VENV) .drill reports .mypy_cache .ruff_cache .pytest_cache

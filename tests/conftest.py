@@ -1,0 +1,68 @@
+"""Shared fixtures: temporary copies of the lab tree, and real labs running from them.
+
+Tests never touch the working tree: every test that solves, resets or starts the lab does so in
+a copy, with the `drill` command run as a real subprocess, as an instructor would run it.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# What a lab tree needs: the code it serves and the reference fixes `drill solve` applies.
+TREE_PARTS = ("services", "solutions")
+
+
+def copy_tree(destination: Path) -> Path:
+    """A copy of the lab tree the `drill` command can serve, solve and reset."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in TREE_PARTS:
+        shutil.copytree(
+            REPO / part, destination / part, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return destination
+
+
+def drill(tree: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `drill ARGS` in the tree, as a separate process; never raises on a non-zero exit."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "drill", *args],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def verify_json(tree: Path, scenario: str) -> tuple[int, dict[str, bool]]:
+    """Run `drill verify SCENARIO --json`: (exit code, {check name: passed})."""
+    result = drill(tree, "verify", scenario, "--json")
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    card = json.loads(result.stdout)
+    return result.returncode, {check["name"]: check["passed"] for check in card["checks"]}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A fresh copy of the lab tree for this test."""
+    return copy_tree(tmp_path / "lab")
+
+
+@pytest.fixture
+def lab(tree: Path) -> Iterator[Path]:
+    """The local lab running from a fresh tree copy; stopped after the test, whatever happens."""
+    started = drill(tree, "up", "--mode", "local")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield tree
+    finally:
+        drill(tree, "down")
