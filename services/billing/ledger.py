@@ -109,8 +109,7 @@ def reported_balances(session: Session) -> dict[str, str]:
 def audit_trail(session: Session) -> Iterator[tuple[str, str, str]]:
     """(user_id, request_id, payload as received) of every ledger entry, oldest first."""
     query = select(Transaction.user_id, Transaction.request_id, Transaction.payload)
-    for row in session.execute(query.order_by(Transaction.seq)):
-        yield row.tuple()
+    yield from session.execute(query.order_by(Transaction.seq)).tuples()
 
 
 def _running_total(session: Session, user_id: str) -> tuple[float, int]:

@@ -149,8 +149,7 @@ def reported_balances(session: Session) -> dict[str, str]:
 def audit_trail(session: Session) -> Iterator[tuple[str, str, str]]:
     """(user_id, request_id, payload as received) of every ledger entry, oldest first."""
     query = select(Transaction.user_id, Transaction.request_id, Transaction.payload)
-    for row in session.execute(query.order_by(Transaction.seq)):
-        yield row.tuple()
+    yield from session.execute(query.order_by(Transaction.seq)).tuples()
 
 
 def _add_to_balance(session: Session, user_id: str, amount: Decimal) -> Decimal:
