@@ -29,9 +29,11 @@ def copy_tree(destination: Path) -> Path:
     return destination
 
 
-def drill(tree: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def drill(
+    tree: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run `drill ARGS` in the tree, as a separate process; never raises on a non-zero exit."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "drill", *args],
         cwd=tree,
@@ -43,9 +45,11 @@ def drill(tree: Path, *args: str, timeout: float = 300) -> subprocess.CompletedP
     )
 
 
-def verify_json(tree: Path, scenario: str) -> tuple[int, dict[str, bool]]:
+def verify_json(
+    tree: Path, scenario: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, bool]]:
     """Run `drill verify SCENARIO --json`: (exit code, {check name: passed})."""
-    result = drill(tree, "verify", scenario, "--json")
+    result = drill(tree, "verify", scenario, "--json", env=env)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     card = json.loads(result.stdout)
     return result.returncode, {check["name"]: check["passed"] for check in card["checks"]}

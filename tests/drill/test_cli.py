@@ -1,0 +1,90 @@
+"""The `drill` command's usage errors and messages: clear words and the brief's exit codes."""
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import drill
+
+
+def test_unknown_scenario_is_bad_usage(tree: Path) -> None:
+    for command in ("verify", "solve", "reset"):
+        result = drill(tree, command, "no-such-drill")
+        assert result.returncode == 2, command
+        assert "unknown scenario 'no-such-drill'" in result.stderr
+        assert "float-drift" in result.stderr
+
+
+def test_reset_needs_exactly_one_of_a_scenario_or_all(tree: Path) -> None:
+    assert drill(tree, "reset").returncode == 2
+    assert drill(tree, "reset", "float-drift", "--all").returncode == 2
+
+
+def test_outside_a_lab_tree_the_command_says_where_to_run_it(tmp_path: Path) -> None:
+    result = drill(tmp_path, "verify", "float-drift")
+
+    assert result.returncode == 2
+    assert "not inside a 3AM Drill Lab checkout" in result.stderr
+
+
+def test_verify_without_a_running_lab_is_exit_2_and_says_how_to_start_it(tree: Path) -> None:
+    # A port offset nobody uses, so a lab running elsewhere on this machine cannot answer.
+    result = drill(tree, "verify", "float-drift", env={"DRILL_PORT_OFFSET": "17"})
+
+    assert result.returncode == 2
+    assert "billing does not answer" in result.stderr
+    assert "drill up" in result.stderr
+
+
+def test_a_bad_port_offset_is_bad_usage(tree: Path) -> None:
+    result = drill(tree, "up", env={"DRILL_PORT_OFFSET": "-5"})
+
+    assert result.returncode == 2
+    assert "DRILL_PORT_OFFSET" in result.stderr
+
+
+def test_docker_mode_is_refused_until_the_docker_lab_exists(tree: Path) -> None:
+    result = drill(tree, "up", "--mode", "docker")
+
+    assert result.returncode == 2
+    assert "--mode local" in result.stderr
+
+
+def test_down_when_nothing_runs_is_calm(tree: Path) -> None:
+    result = drill(tree, "down")
+
+    assert result.returncode == 0
+    assert "not running" in result.stdout
+
+
+@pytest.mark.slow
+def test_up_refuses_a_port_another_program_holds(tree: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        offset = squatter.getsockname()[1] - 8001
+        if offset < 0:
+            pytest.skip("the free port the OS gave is below billing's port")
+        # A listener that never answers HTTP: the lab must not mistake it for a free port.
+        result = drill(tree, "up", "--mode", "local", env={"DRILL_PORT_OFFSET": str(offset)})
+    drill(tree, "down", env={"DRILL_PORT_OFFSET": str(offset)})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_up_reports_where_everything_is_and_down_stops_it(lab: Path) -> None:
+    state = json.loads((lab / ".drill" / "lab.json").read_text())
+    assert set(state["services"]) >= {"billing"}
+
+    again = drill(lab, "up", "--mode", "local")
+    stopped = drill(lab, "down")
+
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    assert stopped.returncode == 0
+    assert "billing" in stopped.stdout
+    assert not (lab / ".drill" / "lab.json").exists()
