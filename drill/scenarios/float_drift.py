@@ -22,7 +22,7 @@ from services.billing import seed
 
 P99_SLO_S = 0.200
 LOAD_REQUESTS = 320
-LOAD_CONCURRENCY = 16
+LOAD_CONCURRENCY = 8
 DIMES = 1000
 AWKWARD = ["0.01", "19.99", "0.07", "0.29", "33.33", "1234.56", "0.10", "7.77", "2.50", "0.03"]
 # Fifty of the largest charge the contract allows, then cents: beyond 2**53 cents a float cannot

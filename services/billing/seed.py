@@ -15,7 +15,7 @@ SEED = 6_1  # the seed's scenario number, 6.1
 ORDINARY_USERS = 400
 HEAVY_USERS = 3
 # Long-standing accounts (a reseller, a marketplace) with a long history each.
-HEAVY_USER_TRANSACTIONS = 2_000
+HEAVY_USER_TRANSACTIONS = 3_000
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 AWKWARD_CENTS = (1, 7, 10, 29, 33, 1_999, 3_333, 9_999)
 
