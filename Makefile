@@ -38,7 +38,7 @@ lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy scripts/bench.py
-	MYPY=$(BIN)/mypy scripts/typecheck-solutions
+	MYPY=$(CURDIR)/$(BIN)/mypy scripts/typecheck-solutions
 
 verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=float-drift
 	$(BIN)/drill verify $(SCENARIO)
