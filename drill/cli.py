@@ -7,6 +7,7 @@ Exit codes: 0 success (for `verify`: the fix holds), 1 failure (for `verify`: a 
 import asyncio
 import json
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drill import fixes, lab
-from drill.grading import LabUnreachable
+from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.scenarios import Scenario, registry
 from drill.services import port_offset
@@ -119,15 +120,16 @@ def verify(
     chosen = _scenario(scenario)
     root = _root()
     if not as_json:
-        out.print(f"Grading [bold]{chosen.id}[/]: {chosen.title} ...")
+        out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
+    report = None if as_json else partial(print_check, out)
     try:
-        card = asyncio.run(chosen.grade(root))
+        card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:
         raise _fail(str(exc)) from None
     if as_json:
         print(json.dumps(card.as_json(), indent=2))
     else:
-        card.render(out)
+        print_verdict(out, card)
     raise typer.Exit(0 if card.passed else EXIT_FAIL)
 
 

@@ -57,43 +57,52 @@ class Scorecard:
             "checks": [asdict(check) for check in self.checks],
         }
 
-    def render(self, console: Console) -> None:
-        """One line per check with what it measured, then the verdict."""
-        console.print(f"[bold]drill verify {self.scenario}[/]")
-        for check in self.checks:
-            mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
-            line = f"{mark}  {check.name}: {check.measured}"
-            console.print(line, soft_wrap=True, highlight=False)
-            if not check.passed:
-                console.print(f"      [dim]expected {check.expected}[/]", soft_wrap=True)
-            if check.detail and not check.passed:
-                console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)
-        failed = sum(not check.passed for check in self.checks)
-        verdict = (
-            "[bold green]PASS[/]: the fix holds"
-            if self.passed
-            else f"[bold red]FAIL[/]: {failed} of {len(self.checks)} checks failed"
-        )
-        console.print(f"{verdict} ({self.duration_s:.1f} s)")
+
+def print_check(console: Console, check: CheckResult) -> None:
+    """One line for the check with what it measured; on failure, what was expected and why."""
+    mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+    console.print(f"{mark}  {check.name}: {check.measured}", soft_wrap=True, highlight=False)
+    if not check.passed:
+        console.print(f"      [dim]expected {check.expected}[/]", soft_wrap=True)
+        if check.detail:
+            console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)
+
+
+def print_verdict(console: Console, card: Scorecard) -> None:
+    """The closing line of a scorecard."""
+    failed = sum(not check.passed for check in card.checks)
+    verdict = (
+        "[bold green]PASS[/]: the fix holds"
+        if card.passed
+        else f"[bold red]FAIL[/]: {failed} of {len(card.checks)} checks failed"
+    )
+    console.print(f"{verdict} ({card.duration_s:.1f} s)")
 
 
 Check = Callable[[], Awaitable[Measured]]
+Reporter = Callable[[CheckResult], None]
+"""Called with each check's result as soon as it is known (progress for long gradings)."""
 
 
-async def run_checks(scenario: str, checks: Sequence[tuple[str, Check]]) -> Scorecard:
+async def run_checks(
+    scenario: str, checks: Sequence[tuple[str, Check]], report: Reporter | None = None
+) -> Scorecard:
     """Run each check in turn; a check that raises fails with the error, and grading goes on."""
     card = Scorecard(scenario)
     start = time.perf_counter()
     for name, check in checks:
         try:
             outcome = await check()
-            card.checks.append(CheckResult(name, **asdict(outcome)))
+            result = CheckResult(name, **asdict(outcome))
         except httpx.TransportError as exc:
-            card.checks.append(
-                CheckResult(name, False, f"lab stopped answering: {type(exc).__name__}", "answers")
+            result = CheckResult(
+                name, False, f"lab stopped answering: {type(exc).__name__}", "answers"
             )
-        except Exception as exc:
-            card.checks.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}", "no error"))
+        except Exception as exc:  # any grader error is a failed check, never a crash
+            result = CheckResult(name, False, f"{type(exc).__name__}: {exc}", "no error")
+        card.checks.append(result)
+        if report is not None:
+            report(result)
     card.duration_s = time.perf_counter() - start
     return card
 

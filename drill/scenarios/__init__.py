@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drill.grading import Scorecard
+from drill.grading import Reporter, Scorecard
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,8 @@ class Scenario:
     id: str
     title: str
     services: tuple[str, ...]
-    grade: Callable[[Path], Coroutine[Any, Any, Scorecard]]
+    # Grades the lab serving the tree at Path; calls the Reporter as each check completes.
+    grade: Callable[[Path, Reporter | None], Coroutine[Any, Any, Scorecard]]
 
 
 def registry() -> dict[str, Scenario]:

@@ -15,7 +15,15 @@ from typing import Any
 
 import httpx
 
-from drill.grading import Check, Measured, Scorecard, percentile, require_ready, run_checks
+from drill.grading import (
+    Check,
+    Measured,
+    Reporter,
+    Scorecard,
+    percentile,
+    require_ready,
+    run_checks,
+)
 from drill.scenarios import Scenario
 from drill.services import SERVICES
 from services.billing import seed
@@ -332,14 +340,14 @@ class Grader:
         )
 
 
-async def grade(root: Path) -> Scorecard:
+async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
     """Grade the billing service the lab serves, and the billing code in `root`."""
     url = SERVICES["billing"].url
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
         await require_ready(http, "billing", url)
         grader = Grader(root, BillingClient(http, url))
-        return await run_checks("float-drift", grader.checks())
+        return await run_checks("float-drift", grader.checks(), report)
 
 
 SCENARIO = Scenario(

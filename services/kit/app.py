@@ -62,7 +62,7 @@ def _operational_router(service: str, readiness: dict[str, ReadinessCheck]) -> A
             try:
                 check()
                 checks[name] = "ok"
-            except Exception as exc:
+            except Exception as exc:  # any failure means "not ready", and is reported
                 checks[name] = f"failed: {type(exc).__name__}: {exc}"
         if any(result != "ok" for result in checks.values()):
             raise Problem(
