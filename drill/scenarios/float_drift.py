@@ -109,8 +109,8 @@ def cents(total: Decimal) -> str:
 
 
 def float_uses(root: Path) -> list[str]:
-    """Every place the billing code names a float type or writes a float literal."""
-    found = []
+    """Every place the billing code names a float type or writes a float literal, in file order."""
+    found: list[tuple[str, int, str]] = []
     for path in sorted((root / "services" / "billing").rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
@@ -119,9 +119,9 @@ def float_uses(root: Path) -> list[str]:
             )
             literal = isinstance(node, ast.Constant) and isinstance(node.value, float)
             if named or literal:
-                where = f"{path.relative_to(root).as_posix()}:{getattr(node, 'lineno', '?')}"
-                found.append(f"{where} {ast.unparse(node)}")
-    return found
+                where = path.relative_to(root).as_posix()
+                found.append((where, getattr(node, "lineno", 0), ast.unparse(node)))
+    return [f"{where}:{line} {text}" for where, line, text in sorted(found)]
 
 
 class Grader:
