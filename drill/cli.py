@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from drill import fixes, lab
 from drill.grading import LabUnreachable, print_check, print_verdict
@@ -70,14 +69,15 @@ def _scenario(scenario_id: str) -> Scenario:
 
 
 def _print_lab(running: dict[str, lab.RunningService]) -> None:
-    table = Table(title="3AM Drill Lab (local)", title_justify="left")
-    for column in ("service", "url", "docs", "metrics", "log"):
-        table.add_column(column)
+    # Plain lines, not a table: URLs must never be cut to fit a narrow terminal.
+    out.print("[bold]3AM Drill Lab (local)[/]")
     for service in running.values():
-        table.add_row(
-            service.name, service.url, f"{service.url}/docs", f"{service.url}/metrics", service.log
+        out.print(
+            f"  {service.name:<10} {service.url}  docs {service.url}/docs  "
+            f"metrics {service.url}/metrics  logs {service.log}",
+            soft_wrap=True,
+            highlight=False,
         )
-    out.print(table)
 
 
 @app.command()
