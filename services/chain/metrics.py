@@ -25,6 +25,8 @@ class ChainMetrics:
             ["service"],
             registry=registry,
         )
+        # Published from the start, so the saturation ratio has a series before the first request.
+        self.workers_busy.labels(service).set(0)
         self.workers_queued = Gauge(
             "chain_workers_queued",
             "Requests waiting for a free worker, by the service that sent them.",
