@@ -1,0 +1,1 @@
+"""Locust load for each scenario: `make loadtest SCENARIO=<id>` runs loadgen/<id>.py headless."""
