@@ -105,4 +105,5 @@ def test_shorter_timeouts_alone_turn_the_deadlock_into_errors(lab: Path) -> None
 
     assert code == 1
     assert checks[EXACT]
-    assert {NO_ERRORS, THROUGHPUT} <= failed(checks)
+    # Queued behind 1 s timeouts, quotes still wait for seconds (measured: P99 about 4 s).
+    assert {NO_ERRORS, THROUGHPUT, P99} <= failed(checks)
