@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from drill.services import SERVICES
-from tests.conftest import drill, verify_json
+from tests.conftest import REPO, drill, verify_json
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,8 @@ P99 = "P99 at 4x the pool < 2 s"
 RECOVERS = "the chain recovers by itself once load stops"
 FAILS_FAST = "service-c stopped: callers fail fast with problem+json"
 ALL = {EXACT, NO_ERRORS, THROUGHPUT, P99, RECOVERS, FAILS_FAST}
-SETTINGS = Path("services") / "chain" / "settings.py"
+CHAIN = Path("services") / "chain"
+SETTINGS = CHAIN / "settings.py"
 
 
 def rewrite(path: Path, old: str, new: str) -> None:
@@ -107,3 +108,18 @@ def test_shorter_timeouts_alone_turn_the_deadlock_into_errors(lab: Path) -> None
     assert checks[EXACT]
     # Queued behind 1 s timeouts, quotes still wait for seconds (measured: P99 about 4 s).
     assert {NO_ERRORS, THROUGHPUT, P99} <= failed(checks)
+
+
+def test_a_broken_cycle_with_the_old_client_still_hangs_on_a_dead_callee(lab: Path) -> None:
+    """Half the fix: the tier travels downstream (no cycle, no deadlock), but the client still
+    retries refused connections with backoff and has no breaker. Load is fine; an outage is not."""
+    assert drill(lab, "solve", "circular-deadlock").returncode == 0
+    (lab / CHAIN / "downstream.py").write_text((REPO / CHAIN / "downstream.py").read_text())
+    for route in ("quotes.py", "prices.py"):
+        rewrite(lab / CHAIN / "api" / "routes" / route, '(mode="json"), hop=hop)', '(mode="json"))')
+    restart_lab(lab)
+
+    code, checks = verify_json(lab, "circular-deadlock")
+
+    assert code == 1
+    assert failed(checks) == {FAILS_FAST}
