@@ -19,8 +19,8 @@ ROUTERS: dict[str, APIRouter] = {
     "service-b": prices.router,
     "service-c": discounts.router,
 }
-# Readiness asks the callee's /healthz (liveness), never its /readyz: in a chain whose calls go
-# around, each /readyz asking the next one's would recurse for ever.
+# Readiness asks the callee's /healthz (is it alive), not its /readyz: a service's readiness
+# should not hang on the readiness of everything behind its callee.
 READY_PROBE_TIMEOUT_S = 1.0
 
 
