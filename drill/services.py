@@ -42,5 +42,10 @@ class ServiceSpec:
 
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
-    for spec in (ServiceSpec("billing", "services.billing.main:app", 8001, uses_database=True),)
+    for spec in (
+        ServiceSpec("billing", "services.billing.main:app", 8001, uses_database=True),
+        ServiceSpec("service-a", "services.chain.service_a:app", 5001, calls=("service-b",)),
+        ServiceSpec("service-b", "services.chain.service_b:app", 5002, calls=("service-c",)),
+        ServiceSpec("service-c", "services.chain.service_c:app", 5003, calls=("service-a",)),
+    )
 }

@@ -21,6 +21,8 @@ class Scenario:
 
 def registry() -> dict[str, Scenario]:
     """Every scenario, by id."""
-    from drill.scenarios import float_drift
+    from drill.scenarios import circular_deadlock, float_drift
 
-    return {scenario.id: scenario for scenario in (float_drift.SCENARIO,)}
+    return {
+        scenario.id: scenario for scenario in (float_drift.SCENARIO, circular_deadlock.SCENARIO)
+    }

@@ -1,0 +1,6 @@
+"""The ASGI entry point of service-a: `uvicorn services.chain.service_a:app`."""
+
+from services.chain.app import create_app
+from services.chain.settings import ChainSettings
+
+app = create_app(ChainSettings(service_name="service-a"))
