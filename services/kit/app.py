@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import choose_encoder
 
-from services.kit.errors import Problem, install_error_handlers
+from services.kit.errors import RETRY_AFTER_S, Problem, install_error_handlers
 from services.kit.logging import configure_logging
 from services.kit.metrics import ServiceMetrics
 from services.kit.middleware import RequestMetricsMiddleware
@@ -70,7 +70,7 @@ def _operational_router(service: str, readiness: dict[str, ReadinessCheck]) -> A
                 "not_ready",
                 "Service not ready",
                 f"{service}: a dependency does not answer",
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(RETRY_AFTER_S)},
                 extra={"checks": checks},
             )
         return {"status": "ready", "service": service, "checks": checks}
