@@ -42,5 +42,11 @@ class ServiceSpec:
 
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
-    for spec in (ServiceSpec("billing", "services.billing.main:app", 8001, uses_database=True),)
+    for spec in (
+        ServiceSpec("billing", "services.billing.main:app", 8001, uses_database=True),
+        ServiceSpec("catalog", "services.catalog.main:app", 8003),
+        ServiceSpec(
+            "orders", "services.orders.main:app", 8002, uses_database=True, calls=("catalog",)
+        ),
+    )
 }
