@@ -20,6 +20,6 @@ class Scenario:
 
 def registry() -> dict[str, Scenario]:
     """Every scenario, by id."""
-    from drill.scenarios import float_drift
+    from drill.scenarios import float_drift, n_plus_one
 
-    return {scenario.id: scenario for scenario in (float_drift.SCENARIO,)}
+    return {scenario.id: scenario for scenario in (float_drift.SCENARIO, n_plus_one.SCENARIO)}
