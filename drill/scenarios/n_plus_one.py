@@ -487,12 +487,14 @@ class Grader:
                 return PROBE_TIMEOUT_S
             return time.perf_counter() - start
 
-        background = []
-        for _ in range(STALL_WORKERS):
-            background.append(asyncio.create_task(large_batches()))
-            await asyncio.sleep(PROBE_INTERVAL_S)
+        background = [asyncio.create_task(large_batches())]
+        await asyncio.sleep(PROBE_INTERVAL_S)
         timings: dict[str, list[float]] = {"/healthz": [], "single-user read": []}
         for n in range(PROBES):
+            # More batch streams join only once a probe got through beside the first: a service
+            # that stalls has shown it, and needs no more backlog to work off.
+            if n and len(background) < STALL_WORKERS:
+                background.append(asyncio.create_task(large_batches()))
             kind = "single-user read" if n % 2 else "/healthz"
             timings[kind].append(await probe(n))
             if timings[kind][-1] >= PROBE_TIMEOUT_S:
@@ -514,7 +516,7 @@ class Grader:
         p90 = percentile(every, 90)
         return Measured(
             p90 < PROBE_LIMIT_S and max(every) < PROBE_TIMEOUT_S,
-            f"while {STALL_WORKERS} batches of {BATCH_USERS} users run: {shown}; "
+            f"while {len(background)} streams of {BATCH_USERS}-user batches run: {shown}; "
             f"P90 of {len(every)} probes {p90 * 1000:.0f} ms",
             f"P90 of {PROBES} probes < {PROBE_LIMIT_S * 1000:.0f} ms, every probe answered",
             f"{batches} large batches completed; service needed {drained:.1f} s to drain"
