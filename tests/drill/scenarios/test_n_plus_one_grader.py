@@ -82,14 +82,25 @@ def test_batched_queries_with_blocking_catalog_calls_still_fail(lab: Path) -> No
 
 
 def test_a_price_cache_without_batching_still_fails(lab: Path) -> None:
-    """The first idea under pressure: cache each price. Repeats get cheap, but every new SKU is
-    still one blocking call, and every user still costs its own queries."""
+    """The first idea under pressure: remember each price. Repeats get cheap, but every new SKU
+    is still one blocking call, and every user still costs its own queries."""
     pricing = lab / "services" / "orders" / "pricing.py"
-    rewrite(pricing, "from decimal import Decimal", "import functools\nfrom decimal import Decimal")
     rewrite(
         pricing,
-        "    def unit_price(self, sku: str) -> Decimal:",
-        "    @functools.cache\n    def unit_price(self, sku: str) -> Decimal:",
+        "class CatalogPrices:",
+        "_PRICES: dict[str, Decimal] = {}\n\n\nclass CatalogPrices:",
+    )
+    rewrite(
+        pricing,
+        '''        """The catalog's current price of one product."""\n''',
+        '''        """The catalog's current price of one product."""\n'''
+        "        if sku in _PRICES:\n"
+        "            return _PRICES[sku]\n",
+    )
+    rewrite(
+        pricing,
+        """        return Decimal(response.json()["price"])""",
+        """        _PRICES[sku] = Decimal(response.json()["price"])\n        return _PRICES[sku]""",
     )
     restart(lab)
 
