@@ -37,7 +37,7 @@ lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	MYPY=$(BIN)/mypy scripts/typecheck-solutions
+	MYPY=$(CURDIR)/$(BIN)/mypy scripts/typecheck-solutions
 
 verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=float-drift
 	$(BIN)/drill verify $(SCENARIO)
