@@ -37,7 +37,7 @@ lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy scripts/bench.py
+	$(BIN)/mypy scripts/bench.py scripts/bench_n_plus_one.py
 	MYPY=$(CURDIR)/$(BIN)/mypy scripts/typecheck-solutions
 
 verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=float-drift

@@ -47,5 +47,9 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("service-a", "services.chain.service_a:app", 5001, calls=("service-b",)),
         ServiceSpec("service-b", "services.chain.service_b:app", 5002, calls=("service-c",)),
         ServiceSpec("service-c", "services.chain.service_c:app", 5003, calls=("service-a",)),
+        ServiceSpec("catalog", "services.catalog.main:app", 8003),
+        ServiceSpec(
+            "orders", "services.orders.main:app", 8002, uses_database=True, calls=("catalog",)
+        ),
     )
 }

@@ -21,8 +21,7 @@ class Scenario:
 
 def registry() -> dict[str, Scenario]:
     """Every scenario, by id."""
-    from drill.scenarios import circular_deadlock, float_drift
+    from drill.scenarios import circular_deadlock, float_drift, n_plus_one
 
-    return {
-        scenario.id: scenario for scenario in (float_drift.SCENARIO, circular_deadlock.SCENARIO)
-    }
+    scenarios = (float_drift.SCENARIO, circular_deadlock.SCENARIO, n_plus_one.SCENARIO)
+    return {scenario.id: scenario for scenario in scenarios}

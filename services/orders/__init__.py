@@ -1,0 +1,2 @@
+"""Orders: users, their orders and order lines, priced through catalog; the `n-plus-one` drill
+(port 8002)."""

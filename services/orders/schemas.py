@@ -1,0 +1,47 @@
+"""Orders' request and response bodies. Money is a decimal string, never a JSON number."""
+
+from pydantic import BaseModel, Field
+
+
+class BatchIn(BaseModel):
+    """The users whose recent orders to show."""
+
+    user_ids: list[int] = Field(min_length=1)
+
+
+class ItemOut(BaseModel):
+    """One order line, priced at the catalog's current unit price."""
+
+    sku: str
+    quantity: int
+    unit_price: str
+    amount: str
+
+
+class OrderOut(BaseModel):
+    """One order with its priced lines."""
+
+    order_id: int
+    total: str
+    items: list[ItemOut]
+
+
+class UserOrders(BaseModel):
+    """A user's most recent orders, newest first."""
+
+    user_id: int
+    orders: list[OrderOut]
+
+
+class BatchOut(BaseModel):
+    """Recent orders of every known user asked for, in the order asked; unknown ids are left out."""
+
+    users: list[UserOrders]
+
+
+class OrderPage(BaseModel):
+    """A page of a user's orders, newest first; pass `next_cursor` back as `cursor`."""
+
+    user_id: int
+    orders: list[OrderOut]
+    next_cursor: str | None

@@ -1,0 +1,68 @@
+"""The orders service's app factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from services.kit.app import build_service_app
+from services.kit.db import Base, check_database, make_engine, read_only_sessions, reset_schema
+from services.orders import seed
+from services.orders.api.routes import orders, users
+from services.orders.models import User
+from services.orders.pricing import CatalogPrices, PriceCache
+from services.orders.request_work import (
+    RequestWorkMiddleware,
+    WorkMetrics,
+    async_catalog_client,
+    count_statements,
+)
+from services.orders.settings import OrdersSettings
+
+
+def check_catalog(url: str) -> None:
+    """Readiness check: the catalog answers its liveness probe."""
+    httpx.get(f"{url}/healthz", timeout=2.0).raise_for_status()
+
+
+def create_app(settings: OrdersSettings) -> FastAPI:
+    """Build an orders app for these settings (each test builds its own)."""
+    engine = make_engine(settings.database_url, settings.service_name)
+    count_statements(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.db_reset_on_start:
+            reset_schema(engine, Base.metadata)
+        else:
+            Base.metadata.create_all(engine)
+        if settings.seed_data:
+            with engine.begin() as conn:
+                if not conn.scalar(select(func.count()).select_from(User)):
+                    seed.load(conn, seed.seed_data())
+        client = async_catalog_client(settings.catalog_url, settings.catalog_timeout_s)
+        app.state.prices = CatalogPrices(client, PriceCache())
+        try:
+            yield
+        finally:
+            await client.aclose()
+            engine.dispose()
+
+    app = build_service_app(
+        settings,
+        title="Orders",
+        description="Users' orders and order lines, priced through the catalog.",
+        routers=[orders.router, users.router],
+        readiness={
+            "database": lambda: check_database(engine),
+            "catalog": lambda: check_catalog(settings.catalog_url),
+        },
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestWorkMiddleware, metrics=WorkMetrics(app.state.metrics.registry))
+    # Every read here is a read: none of them should queue for SQLite's write lock.
+    app.state.sessions = read_only_sessions(engine)
+    app.state.engine = engine
+    return app
