@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,8 @@ from services.billing import seed
 P99_SLO_S = 0.200
 LOAD_REQUESTS = 320
 LOAD_CONCURRENCY = 8
+LOAD_ATTEMPTS = 3
+NOISE_BOUND_S = 2 * P99_SLO_S
 DIMES = 1000
 AWKWARD = ["0.01", "19.99", "0.07", "0.29", "33.33", "1234.56", "0.10", "7.77", "2.50", "0.03"]
 # Fifty of the largest charge the contract allows, then cents: beyond 2**53 cents a float cannot
@@ -38,6 +41,34 @@ AWKWARD = ["0.01", "19.99", "0.07", "0.29", "33.33", "1234.56", "0.10", "7.77", 
 LARGE = ["9999999999999.99"] * 50 + ["0.01", "0.07", "0.29"]
 # Float spelled any way SQLAlchemy, pydantic or Python let you spell it.
 FLOAT_NAMES = frozenset({"float", "Float", "REAL", "Double", "DOUBLE", "DOUBLE_PRECISION"})
+
+
+@dataclass
+class LoadRun:
+    """One burst of load and what the clients saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)
+
+    @property
+    def passed(self) -> bool:
+        return self.p99 < P99_SLO_S and self.errors == 0
+
+    @property
+    def noise_sized(self) -> bool:
+        return self.p99 < NOISE_BOUND_S and self.errors == 0
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"P99 {self.p99 * 1000:.0f} ms, P50 {percentile(self.latencies, 50) * 1000:.0f} ms, "
+            f"{self.errors} errors, {len(self.latencies) / self.elapsed:.0f} req/s"
+        )
 
 
 class BillingClient:
@@ -311,11 +342,23 @@ class Grader:
                 f"seeded accounts hold only {history} transactions",
                 f">= {seed.HEAVY_USER_TRANSACTIONS} (start the lab with its seed history)",
             )
-        latencies: list[float] = []
-        errors = 0
+        runs = [await self._load_run(heavy)]
+        # A miss the size of a noisy neighbour (the machine is shared) earns another run; the
+        # O(n) ledger misses by several times the SLO and never qualifies.
+        while not runs[-1].passed and runs[-1].noise_sized and len(runs) < LOAD_ATTEMPTS:
+            runs.append(await self._load_run(heavy))
+        return Measured(
+            runs[-1].passed,
+            "; ".join(f"run {n}: {run.summary}" for n, run in enumerate(runs, start=1)),
+            f"P99 < {P99_SLO_S * 1000:.0f} ms, 0 errors "
+            f"({LOAD_CONCURRENCY} concurrent, {history}+ transactions per account)",
+        )
+
+    async def _load_run(self, heavy: list[str]) -> LoadRun:
+        """LOAD_REQUESTS requests, half charges and half balance reads, on the long histories."""
+        run = LoadRun()
 
         async def one(n: int) -> None:
-            nonlocal errors
             user = heavy[n % len(heavy)]
             start = time.perf_counter()
             if n % 2:
@@ -324,20 +367,13 @@ class Grader:
                 response = await self.billing.http.get(
                     f"{self.billing.url}/v1/users/{user}/balance", headers=self.billing.reader
                 )
-            latencies.append(time.perf_counter() - start)
-            errors += response.status_code != 200
+            run.latencies.append(time.perf_counter() - start)
+            run.errors += response.status_code != 200
 
         started = time.perf_counter()
         await gather_limited([partial(one, n) for n in range(LOAD_REQUESTS)], LOAD_CONCURRENCY)
-        elapsed = time.perf_counter() - started
-        p99 = percentile(latencies, 99)
-        return Measured(
-            p99 < P99_SLO_S and errors == 0,
-            f"P99 {p99 * 1000:.0f} ms, P50 {percentile(latencies, 50) * 1000:.0f} ms, "
-            f"{errors} errors, {LOAD_REQUESTS / elapsed:.0f} req/s",
-            f"P99 < {P99_SLO_S * 1000:.0f} ms, 0 errors "
-            f"({LOAD_CONCURRENCY} concurrent, {history}+ transactions per account)",
-        )
+        run.elapsed = time.perf_counter() - started
+        return run
 
 
 async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
