@@ -55,6 +55,25 @@ def verify_json(
     return result.returncode, {check["name"]: check["passed"] for check in card["checks"]}
 
 
+def failed(checks: dict[str, bool]) -> set[str]:
+    """The names of the checks that failed."""
+    return {name for name, passed in checks.items() if not passed}
+
+
+def rewrite(path: Path, old: str, new: str) -> None:
+    """Replace every `old` in the file (to make a wrong fix); fail loudly if it is not there."""
+    text = path.read_text()
+    assert old in text, f"{path} no longer contains {old!r}: update this wrong fix"
+    path.write_text(text.replace(old, new))
+
+
+def restart_lab(tree: Path) -> None:
+    """Stop and start the tree's lab, so it serves the tree's current code."""
+    assert drill(tree, "down").returncode == 0
+    started = drill(tree, "up", "--mode", "local")
+    assert started.returncode == 0, started.stdout + started.stderr
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A fresh copy of the lab tree for this test."""

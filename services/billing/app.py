@@ -15,8 +15,8 @@ from services.kit.db import (
     check_database,
     make_engine,
     make_sessions,
+    prepare_schema,
     read_only_sessions,
-    reset_schema,
 )
 
 
@@ -27,10 +27,7 @@ def create_app(settings: BillingSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.db_reset_on_start:
-            reset_schema(engine, Base.metadata)
-        else:
-            Base.metadata.create_all(engine)
+        prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
         if settings.seed_history:
             with sessions() as session:
                 first_heavy = seed.heavy_user_ids()[0]

@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import APIRouter, FastAPI
 
 from services.chain.api.routes import discounts, prices, quotes
@@ -12,25 +11,13 @@ from services.chain.metrics import ChainMetrics
 from services.chain.pool import WorkerPool
 from services.chain.settings import ChainSettings
 from services.chain.topology import CALLS, TITLES
-from services.kit.app import ReadinessCheck, build_service_app
+from services.kit.app import build_service_app, healthz_probe
 
 ROUTERS: dict[str, APIRouter] = {
     "service-a": quotes.router,
     "service-b": prices.router,
     "service-c": discounts.router,
 }
-# Readiness asks the callee's /healthz (is it alive), not its /readyz: a service's readiness
-# should not hang on the readiness of everything behind its callee.
-READY_PROBE_TIMEOUT_S = 1.0
-
-
-def healthz_probe(url: str) -> ReadinessCheck:
-    """A readiness check that passes when the service at `url` answers /healthz."""
-
-    def check() -> None:
-        httpx.get(f"{url}/healthz", timeout=READY_PROBE_TIMEOUT_S).raise_for_status()
-
-    return check
 
 
 def create_app(settings: ChainSettings) -> FastAPI:

@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import choose_encoder
@@ -18,6 +19,20 @@ from services.kit.telemetry import instrument_app, tracer_provider
 
 ReadinessCheck = Callable[[], None]
 """A function that returns when a dependency answers and raises when it does not."""
+
+# Readiness asks a called service's /healthz (is it alive), not its /readyz: one service's
+# readiness must not hang on the readiness of everything behind its callee (or loop round a cycle).
+READY_PROBE_TIMEOUT_S = 1.0
+
+
+def healthz_probe(url: str) -> ReadinessCheck:
+    """A readiness check that passes when the service at `url` answers /healthz."""
+
+    def check() -> None:
+        httpx.get(f"{url}/healthz", timeout=READY_PROBE_TIMEOUT_S).raise_for_status()
+
+    return check
+
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 

@@ -95,15 +95,17 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
             write_lock.release()
 
 
-def reset_schema(engine: Engine, metadata: MetaData) -> None:
-    """Drop every table in the database, whatever code made it, then create the service's own.
+def prepare_schema(engine: Engine, metadata: MetaData, *, reset: bool) -> None:
+    """Create the service's tables that do not exist yet; with `reset`, first drop every table in
+    the database, whatever code made it.
 
-    Used by the lab on start, so that switching between the poisoned code and the reference fix
-    (whose schemas differ) always starts from a clean, freshly seeded database.
+    The lab resets on start (DB_RESET_ON_START), so that switching between the poisoned code and
+    the reference fix (whose schemas differ) always starts from a clean, freshly seeded database.
     """
-    existing = MetaData()
-    existing.reflect(bind=engine)
-    existing.drop_all(bind=engine)
+    if reset:
+        existing = MetaData()
+        existing.reflect(bind=engine)
+        existing.drop_all(bind=engine)
     metadata.create_all(bind=engine)
 
 

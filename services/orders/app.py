@@ -3,12 +3,11 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from services.kit.app import build_service_app
-from services.kit.db import Base, check_database, make_engine, read_only_sessions, reset_schema
+from services.kit.app import build_service_app, healthz_probe
+from services.kit.db import Base, check_database, make_engine, prepare_schema, read_only_sessions
 from services.orders import seed
 from services.orders.api.routes import orders, users
 from services.orders.models import User
@@ -21,11 +20,6 @@ from services.orders.request_work import (
 from services.orders.settings import OrdersSettings
 
 
-def check_catalog(url: str) -> None:
-    """Readiness check: the catalog answers its liveness probe."""
-    httpx.get(f"{url}/healthz", timeout=2.0).raise_for_status()
-
-
 def create_app(settings: OrdersSettings) -> FastAPI:
     """Build an orders app for these settings (each test builds its own)."""
     engine = make_engine(settings.database_url, settings.service_name)
@@ -33,10 +27,7 @@ def create_app(settings: OrdersSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.db_reset_on_start:
-            reset_schema(engine, Base.metadata)
-        else:
-            Base.metadata.create_all(engine)
+        prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
         if settings.seed_data:
             with engine.begin() as conn:
                 if not conn.scalar(select(func.count()).select_from(User)):
@@ -55,7 +46,7 @@ def create_app(settings: OrdersSettings) -> FastAPI:
         routers=[orders.router, users.router],
         readiness={
             "database": lambda: check_database(engine),
-            "catalog": lambda: check_catalog(settings.catalog_url),
+            "catalog": healthz_probe(settings.catalog_url),
         },
         lifespan=lifespan,
     )

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from drill.services import SERVICES
-from tests.conftest import REPO, drill, verify_json
+from tests.conftest import REPO, drill, failed, restart_lab, rewrite, verify_json
 
 pytestmark = pytest.mark.slow
 
@@ -21,23 +21,6 @@ FAILS_FAST = "service-c stopped: callers fail fast with problem+json"
 ALL = {EXACT, NO_ERRORS, THROUGHPUT, P99, RECOVERS, FAILS_FAST}
 CHAIN = Path("services") / "chain"
 SETTINGS = CHAIN / "settings.py"
-
-
-def rewrite(path: Path, old: str, new: str) -> None:
-    """Replace every `old` in the file; fail loudly if the file no longer contains it."""
-    text = path.read_text()
-    assert old in text, f"{path} no longer contains {old!r}: update this wrong fix"
-    path.write_text(text.replace(old, new))
-
-
-def failed(checks: dict[str, bool]) -> set[str]:
-    return {name for name, passed in checks.items() if not passed}
-
-
-def restart_lab(tree: Path) -> None:
-    assert drill(tree, "down").returncode == 0
-    started = drill(tree, "up", "--mode", "local")
-    assert started.returncode == 0, started.stdout + started.stderr
 
 
 def test_poisoned_chain_deadlocks_under_load_and_hangs_on_a_dead_callee(lab: Path) -> None:

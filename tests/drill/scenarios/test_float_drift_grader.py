@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import drill, verify_json
+from tests.conftest import drill, failed, restart_lab, rewrite, verify_json
 
 pytestmark = pytest.mark.slow
 
@@ -20,17 +20,6 @@ BAD_INPUT = "bad input is 422 and stores nothing"
 AUTH = "tokens and roles are enforced"
 P99 = "P99 < 200 ms under load on long histories"
 ALL = {FLOAT, DIMES, AWKWARD, LARGE, REPLAY, CONCURRENT, REUSE, BAD_INPUT, AUTH, P99}
-
-
-def rewrite(path: Path, old: str, new: str) -> None:
-    """Replace every `old` in the file; fail loudly if the file no longer contains it."""
-    text = path.read_text()
-    assert old in text, f"{path} no longer contains {old!r}: update this wrong fix"
-    path.write_text(text.replace(old, new))
-
-
-def failed(checks: dict[str, bool]) -> set[str]:
-    return {name for name, passed in checks.items() if not passed}
 
 
 def test_poisoned_code_fails_on_every_planted_fault(lab: Path) -> None:
@@ -57,8 +46,7 @@ def test_float_kept_and_only_the_display_rounded_still_fails(lab: Path) -> None:
     ledger = lab / "services" / "billing" / "ledger.py"
     rewrite(ledger, "str(balance)", 'f"{balance:.2f}"')
     rewrite(ledger, "str(total)", 'f"{total:.2f}"')
-    assert drill(lab, "down").returncode == 0
-    assert drill(lab, "up", "--mode", "local").returncode == 0
+    restart_lab(lab)
 
     code, checks = verify_json(lab, "float-drift")
 
@@ -75,8 +63,7 @@ def test_decimal_without_idempotency_fails_only_the_retry_checks(lab: Path) -> N
         "mapped_column(String(128), unique=True)",
         "mapped_column(String(128))",
     )
-    assert drill(lab, "down").returncode == 0
-    assert drill(lab, "up", "--mode", "local").returncode == 0
+    restart_lab(lab)
 
     code, checks = verify_json(lab, "float-drift")
 

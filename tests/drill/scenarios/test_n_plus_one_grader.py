@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import drill, verify_json
+from tests.conftest import drill, failed, restart_lab, rewrite, verify_json
 
 pytestmark = pytest.mark.slow
 
@@ -17,23 +17,6 @@ CACHED = "a repeated batch is priced from cache"
 P99 = "P99 < 200 ms for batches of 100 users under load"
 STALL = "cheap requests stay fast while large batches run"
 ALL = {ANSWERS, LIMIT, QUERIES, BATCHED, CACHED, P99, STALL}
-
-
-def rewrite(path: Path, old: str, new: str) -> None:
-    """Replace every `old` in the file; fail loudly if the file no longer contains it."""
-    text = path.read_text()
-    assert old in text, f"{path} no longer contains {old!r}: update this wrong fix"
-    path.write_text(text.replace(old, new))
-
-
-def failed(checks: dict[str, bool]) -> set[str]:
-    return {name for name, passed in checks.items() if not passed}
-
-
-def restart(lab: Path) -> None:
-    assert drill(lab, "down").returncode == 0
-    started = drill(lab, "up", "--mode", "local")
-    assert started.returncode == 0, started.stdout + started.stderr
 
 
 def test_poisoned_code_fails_on_every_planted_fault(lab: Path) -> None:
@@ -73,7 +56,7 @@ def test_batched_queries_with_blocking_catalog_calls_still_fail(lab: Path) -> No
         "pages = await asyncio.gather(*(self._fetch(chunk) for chunk in chunks))",
         "pages = [self._fetch_blocking(sku) for sku in missing]",
     )
-    restart(lab)
+    restart_lab(lab)
 
     code, checks = verify_json(lab, "n-plus-one")
 
@@ -102,7 +85,7 @@ def test_a_price_cache_without_batching_still_fails(lab: Path) -> None:
         """        return Decimal(response.json()["price"])""",
         """        _PRICES[sku] = Decimal(response.json()["price"])\n        return _PRICES[sku]""",
     )
-    restart(lab)
+    restart_lab(lab)
 
     code, checks = verify_json(lab, "n-plus-one")
 
