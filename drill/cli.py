@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from drill import fixes, lab
+from drill import fixes, lab, observability
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.scenarios import Scenario, registry
-from drill.services import port_offset
+from drill.services import SERVICES, port_offset
 
 app = typer.Typer(
     help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix.",
@@ -72,9 +72,10 @@ def _print_lab(running: dict[str, lab.RunningService]) -> None:
     # Plain lines, not a table: URLs must never be cut to fit a narrow terminal.
     out.print("[bold]3AM Drill Lab (local)[/]")
     for service in running.values():
+        ours = f"docs {service.url}/docs  metrics {service.url}/metrics  "
         out.print(
-            f"  {service.name:<10} {service.url}  docs {service.url}/docs  "
-            f"metrics {service.url}/metrics  logs {service.log}",
+            f"  {service.name:<12} {service.url}  {ours if service.name in SERVICES else ''}"
+            f"logs {service.log}",
             soft_wrap=True,
             highlight=False,
         )
@@ -93,7 +94,8 @@ def up(
     if mode is Mode.AUTO:
         out.print("No Docker lab in this version yet: starting the local lab (processes, SQLite).")
     try:
-        running = lab.start(root, progress=lambda line: out.print(f"[dim]{line}[/]"))
+        tools = observability.launches(root, note=lambda line: out.print(f"[yellow]{line}[/]"))
+        running = lab.start(root, extra=tools, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
         raise _fail(str(exc), EXIT_FAIL) from None
     _print_lab(running)

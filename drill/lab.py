@@ -5,11 +5,12 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -69,7 +70,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _answers(url: str, path: str = "/healthz") -> bool:
+def _answers(url: str, path: str) -> bool:
     try:
         return httpx.get(url + path, timeout=1.0).status_code == 200
     except httpx.HTTPError:
@@ -97,71 +98,99 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How the lab starts one process: a service of ours, or a tool such as Prometheus."""
+
+    name: str
+    argv: list[str]
+    port: int
+    ready_path: str
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def url(self) -> str:
+        """Base URL on the host."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def service_launch(root: Path, spec: ServiceSpec) -> Launch:
+    """A service of ours as uvicorn serving the tree's code."""
+    argv = [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1"]
+    argv += ["--port", str(spec.port), "--no-access-log"]
+    return Launch(spec.name, argv, spec.port, "/readyz", _environment(root, spec))
+
+
+def _port_taken(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def start(
-    root: Path, names: Iterable[str] | None = None, progress: Callable[[str], None] = print
+    root: Path,
+    names: Iterable[str] | None = None,
+    extra: Sequence[Launch] = (),
+    progress: Callable[[str], None] = print,
 ) -> dict[str, RunningService]:
-    """Start the named services (default: all) and return once each answers /readyz."""
-    specs = [SERVICES[name] for name in (names or SERVICES)]
+    """Start the named services (default: all) and the extra processes; return once each is
+    ready."""
+    launches = [service_launch(root, SERVICES[name]) for name in (names or SERVICES)]
+    launches += extra
     running = read_state(root)
-    for spec in specs:
-        if spec.name in running and _alive(running[spec.name].pid):
-            raise LabError(f"{spec.name} is already running (pid {running[spec.name].pid})")
-        if _answers(spec.url):
+    for launch in launches:
+        if launch.name in running and _alive(running[launch.name].pid):
+            raise LabError(f"{launch.name} is already running (pid {running[launch.name].pid})")
+        if _port_taken(launch.port):
             raise LabError(
-                f"port {spec.port} already answers: another lab (or program) serves {spec.url}; "
+                f"port {launch.port} is taken: another lab (or program) listens on {launch.url}; "
                 "stop it first (`drill down` in its tree)"
             )
     logs = state_dir(root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     started: dict[str, RunningService] = {}
     try:
-        for spec in specs:
-            log_path = logs / f"{spec.name}.log"
+        for launch in launches:
+            log_path = logs / f"{launch.name}.log"
             with log_path.open("ab") as log:
                 process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        spec.app,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(spec.port),
-                        "--no-access-log",
-                    ],
+                    launch.argv,
                     cwd=root,
-                    env=_environment(root, spec),
+                    env=launch.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
-            started[spec.name] = RunningService(spec.name, process.pid, spec.url, str(log_path))
-            running[spec.name] = started[spec.name]
+            started[launch.name] = RunningService(
+                launch.name, process.pid, launch.url, str(log_path)
+            )
+            running[launch.name] = started[launch.name]
             _write_state(root, running)
-            progress(f"started {spec.name} (pid {process.pid}), waiting for {spec.url}/readyz")
-        for spec in specs:
-            _wait_ready(spec, started[spec.name])
+            progress(f"started {launch.name} (pid {process.pid}), waiting for {launch.url}")
+        for launch in launches:
+            _wait_ready(launch, started[launch.name])
     except BaseException:
         stop(root, started)
         raise
     return started
 
 
-def _wait_ready(spec: ServiceSpec, service: RunningService) -> None:
+def _wait_ready(launch: Launch, service: RunningService) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if not _alive(service.pid):
             raise LabError(
-                f"{spec.name} exited during start-up; last lines of {service.log}:\n"
+                f"{launch.name} exited during start-up; last lines of {service.log}:\n"
                 f"{_tail(Path(service.log))}"
             )
-        if _answers(spec.url, "/readyz"):
+        if _answers(launch.url, launch.ready_path):
             return
         time.sleep(0.2)
     raise LabError(
-        f"{spec.name} did not become ready within {READY_TIMEOUT_S:.0f} s; "
+        f"{launch.name} did not become ready within {READY_TIMEOUT_S:.0f} s; "
         f"last lines of {service.log}:\n{_tail(Path(service.log))}"
     )
 
@@ -205,4 +234,4 @@ def restart(root: Path, names: Iterable[str], progress: Callable[[str], None] = 
     targets = {name: running[name] for name in names if name in running}
     if targets:
         stop(root, targets)
-        start(root, targets, progress)
+        start(root, targets, progress=progress)

@@ -297,7 +297,7 @@ class Grader:
         try:
             outcomes = await self._quotes_while_down()
         finally:
-            await asyncio.to_thread(lab.start, self.root, [STOPPED], lambda _line: None)
+            await asyncio.to_thread(lab.start, self.root, [STOPPED], progress=lambda _line: None)
         back = await self._back_after_restart()
         slowest = max((elapsed for elapsed, _, _ in outcomes), default=float("inf"))
         bad = sorted({label for _, label, good in outcomes if not good})

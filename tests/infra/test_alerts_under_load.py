@@ -1,0 +1,115 @@
+"""Each drill's alerts fire in a real Prometheus, evaluating the real rule files against the
+local lab under that drill's real Locust load; with the reference fix, under the same load, none
+of them fires. The delay from load start to each alert firing is printed (docs/benchmarks.md)."""
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from drill.observability import PROMETHEUS_PORT
+from drill.services import port_offset
+from tests.conftest import REPO, drill
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None,
+        reason="Prometheus is not installed (.ci/run installs Debian's prometheus package)",
+    ),
+]
+
+# Alerts that say something is broken whatever the drill: a fixed lab must not raise them either.
+GENERIC = {"ServiceDown", "HighErrorRate"}
+POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Drill:
+    scenario: str
+    users: int
+    alerts: frozenset[str]  # must fire on the poisoned code
+    fire_within_s: float  # after load starts
+    quiet_for_s: float  # the fixed code, under the same load, for this long
+
+
+DRILLS = [
+    Drill("float-drift", 20, frozenset({"BillingLedgerDrift", "BillingDoubleCharge"}), 100, 60),
+    Drill(
+        "circular-deadlock",
+        32,
+        frozenset({"ChainUpstreamTimeouts", "ChainWorkersSaturated"}),
+        90,
+        60,
+    ),
+    Drill("n-plus-one", 10, frozenset({"OrdersLatencyHigh", "OrdersQueryStorm"}), 100, 60),
+]
+
+
+def firing(prometheus: str) -> set[str]:
+    response = httpx.get(f"{prometheus}/api/v1/alerts", timeout=5)
+    response.raise_for_status()
+    return {
+        alert["labels"]["alertname"]
+        for alert in response.json()["data"]["alerts"]
+        if alert["state"] == "firing"
+    }
+
+
+def start_load(case: Drill, seconds: float) -> subprocess.Popen[bytes]:
+    locustfile = REPO / "loadgen" / f"{case.scenario.replace('-', '_')}.py"
+    args = ["--headless", "--only-summary", "--exit-code-on-error", "0"]
+    args += ["--users", str(case.users), "--spawn-rate", str(case.users)]
+    args += ["--run-time", f"{int(seconds)}s"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def watch(case: Drill, tree: Path, seconds: float, until: frozenset[str]) -> dict[str, float]:
+    """Run the lab under load for up to `seconds`; return when each alert first fired (seconds
+    after load start), stopping early once every alert in `until` has."""
+    started = drill(tree, "up", "--mode", "local")
+    assert started.returncode == 0, started.stdout + started.stderr
+    prometheus = f"http://127.0.0.1:{PROMETHEUS_PORT + port_offset()}"
+    first: dict[str, float] = {}
+    load = start_load(case, seconds)
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < seconds:
+            for name in firing(prometheus):
+                first.setdefault(name, round(time.monotonic() - began, 1))
+            if until and until <= first.keys():
+                break
+            time.sleep(POLL_S)
+    finally:
+        load.terminate()
+        load.wait(timeout=30)
+        drill(tree, "down")
+    return first
+
+
+@pytest.mark.parametrize("case", DRILLS, ids=[case.scenario for case in DRILLS])
+def test_the_poisoned_lab_fires_its_alerts_under_load(case: Drill, tree: Path) -> None:
+    fired = watch(case, tree, case.fire_within_s, until=case.alerts)
+
+    print(f"{case.scenario} poisoned: alerts fired after (s) {fired}")
+    assert case.alerts <= fired.keys(), f"fired: {fired}"
+
+
+@pytest.mark.parametrize("case", DRILLS, ids=[case.scenario for case in DRILLS])
+def test_the_fixed_lab_stays_quiet_under_the_same_load(case: Drill, tree: Path) -> None:
+    assert drill(tree, "solve", case.scenario).returncode == 0
+
+    fired = watch(case, tree, case.quiet_for_s, until=frozenset())
+
+    print(f"{case.scenario} fixed: alerts fired {fired}")
+    assert not fired.keys() & (case.alerts | GENERIC), f"fired: {fired}"
