@@ -171,8 +171,8 @@ def test_each_service_finds_its_callees_and_database_by_compose_hostname(name: s
         assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
         # A database of its own: DB_RESET_ON_START drops every table of the one it is given.
         assert url.endswith(f"/{name}")
-        init = (REPO / "infra" / "postgres" / "initdb" / "10-databases.sql").read_text()
-        assert f"CREATE DATABASE {name} " in init
+        init = (REPO / "infra" / "postgres" / "initdb" / "10-databases.sh").read_text()
+        assert re.search(rf"^for database in .*\b{name}\b", init, re.MULTILINE)
     else:
         assert "DATABASE_URL" not in environment
 

@@ -265,3 +265,13 @@ def test_prometheus_accepts_the_panel_s_promql(prometheus: str, where: str, expr
     status, body = _get(f"{prometheus}/api/v1/query?{query}", timeout=10)
     answer = json.loads(body)
     assert status == 200 and answer["status"] == "success", f"{where}: {expr}\n{answer}"
+
+
+def test_compose_mounts_the_provisioning_read_only_and_opens_on_the_overview() -> None:
+    compose = _yaml(REPO / "docker-compose.yml")
+    grafana = compose["services"]["grafana"]
+    assert f"./infra/grafana/provisioning:{CONTAINER_PROVISIONING}:ro" in grafana["volumes"]
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(CONTAINER_PROVISIONING + "/")
+    local = PROVISIONING / home.removeprefix(CONTAINER_PROVISIONING + "/")
+    assert local.name == "overview.json" and local.is_file()
