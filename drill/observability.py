@@ -49,7 +49,9 @@ def launches(root: Path, note: Callable[[str], None]) -> list[Launch]:
     """Prometheus and Alertmanager for the local lab: those installed; a note for the others."""
     found: list[Launch] = []
     prometheus = shutil.which("prometheus")
-    if prometheus is None:
+    if not (root / "infra" / "prometheus" / "prometheus.yml").is_file():
+        note(f"No infra/prometheus/prometheus.yml in {root}: no Prometheus for this lab.")
+    elif prometheus is None:
         note(f"Prometheus is not installed, so no alerts in the local lab ({INSTALL_HINT}).")
     else:
         port = PROMETHEUS_PORT + port_offset()

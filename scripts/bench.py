@@ -55,7 +55,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp)
-        for part in ("services", "solutions"):
+        for part in ("services", "solutions", "infra"):
             shutil.copytree(ROOT / part, tree / part)
         for scenario in registry():
             rows.append((scenario, "poisoned", measure(tree, scenario)))

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# What a lab tree needs: the code it serves and the reference fixes `drill solve` applies.
-TREE_PARTS = ("services", "solutions")
+# What a lab tree needs: the code it serves, the reference fixes `drill solve` applies, and the
+# configuration of the Prometheus and Alertmanager that `drill up` starts beside it.
+TREE_PARTS = ("services", "solutions", "infra")
 
 
 def copy_tree(destination: Path) -> Path:

@@ -96,16 +96,14 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
 
 
 def prepare_schema(engine: Engine, metadata: MetaData, *, reset: bool) -> None:
-    """Create the service's tables that do not exist yet; with `reset`, first drop every table in
-    the database, whatever code made it.
+    """Create the service's tables that do not exist yet; with `reset`, drop them first.
 
     The lab resets on start (DB_RESET_ON_START), so that switching between the poisoned code and
-    the reference fix (whose schemas differ) always starts from a clean, freshly seeded database.
+    the reference fix (whose tables differ) always starts from clean, freshly seeded tables. Only
+    the service's own tables go: services may share one database (one DATABASE_URL for the lab).
     """
     if reset:
-        existing = MetaData()
-        existing.reflect(bind=engine)
-        existing.drop_all(bind=engine)
+        metadata.drop_all(bind=engine)
     metadata.create_all(bind=engine)
 
 
