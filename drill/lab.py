@@ -47,7 +47,10 @@ def read_state(root: Path) -> dict[str, RunningService]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise LabError(f"cannot read {_state_file(root)}: {exc}; run `drill down`") from exc
+        raise LabError(
+            f"cannot read {_state_file(root)} ({exc}); delete it, and stop by hand any lab "
+            "process still running (`ss -ltnp` shows who holds the lab's ports)"
+        ) from exc
     return {name: RunningService(**entry) for name, entry in raw.get("services", {}).items()}
 
 

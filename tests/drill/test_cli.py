@@ -59,6 +59,18 @@ def test_down_when_nothing_runs_is_calm(tree: Path) -> None:
     assert "not running" in result.stdout
 
 
+def test_an_unreadable_lab_state_is_reported_not_a_traceback(tree: Path) -> None:
+    state = tree / ".drill" / "lab.json"
+    state.parent.mkdir()
+    state.write_text("{not json")
+
+    result = drill(tree, "down")
+
+    assert result.returncode == 1
+    assert "cannot read" in result.stderr and "delete it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 def test_up_refuses_a_port_another_program_holds(tree: Path) -> None:
     with socket.socket() as squatter:
