@@ -24,7 +24,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## create .venv and install the project and its dev tools
 
-up: $(INSTALLED) ## start the lab in the background (Docker when it answers, else local)
+up: $(INSTALLED) ## start the lab in the background (the local lab; the Docker lab is being built)
 	$(BIN)/drill up
 
 down: $(INSTALLED) ## stop the lab
