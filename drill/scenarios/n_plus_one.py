@@ -25,6 +25,8 @@ from drill.grading import (
     Measured,
     Reporter,
     Scorecard,
+    describe_runs,
+    load_runs,
     percentile,
     require_ready,
     run_checks,
@@ -432,16 +434,11 @@ class Grader:
                 + (f"over {BATCH_TIMEOUT_S:.0f} s" if status is None else f"HTTP {status}"),
                 expected,
             )
-        runs: list[LoadRun] = []
-        while len(runs) < LOAD_ATTEMPTS:
-            runs.append(await self._load_run())
-            if runs[-1].passed or not runs[-1].noise_sized:
-                break
+        runs = await load_runs(self._load_run, LOAD_ATTEMPTS)
         drained = await self.lab.settle()
         return Measured(
             runs[-1].passed,
-            "; ".join(f"run {n}: {run.summary}" for n, run in enumerate(runs, start=1))
-            + f"; one batch alone {alone * 1000:.0f} ms",
+            describe_runs(runs) + f"; one batch alone {alone * 1000:.0f} ms",
             expected,
             f"service needed {drained:.1f} s to drain afterwards" if drained > 1 else "",
         )
