@@ -75,6 +75,14 @@ def restart_lab(tree: Path) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
 
 
+@pytest.fixture(autouse=True)
+def drill_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test keeps its drill log in its own folder, never in the user's data directory."""
+    path = tmp_path / "drill-data"
+    monkeypatch.setenv("DRILL_DATA_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A fresh copy of the lab tree for this test."""
