@@ -79,14 +79,19 @@ def audit(
         raise AuditError(f"{outside[0]} is outside the audited tree {root}")
     modules, findings = _parse(root, files)
     hallucinated_api.forget()
-    models = unbounded_query.relationships(modules)
+    # Models and the call graph are read from the whole top-level package around each target,
+    # so that auditing one file still knows its models' relationships and the other services.
+    audited = {m.path for m in modules}
+    context_files = python_files(root, _packages_around(root, files))
+    context = modules + _parse(root, [f for f in context_files if f not in audited])[0]
+    models = unbounded_query.relationships(context)
     for module in modules:
         float_money.check(module)
         error_paths.check(module)
         unbounded_query.check(module, models)
         retry_idempotency.check(module)
         hallucinated_api.check(module)
-    call_cycle.check(modules)
+    call_cycle.check(context)
     by_path = {module.rel: module for module in modules}
     try:
         findings += ruff.run(root, [m.path for m in modules])
@@ -103,6 +108,12 @@ def audit(
             continue
         kept.append(finding)
     return sorted(kept)
+
+
+def _packages_around(root: Path, files: Sequence[Path]) -> list[Path]:
+    """The top-level folders (below root) holding the files: services/ for services/a/b.py."""
+    tops = {root / f.relative_to(root).parts[0] for f in files}
+    return sorted(top for top in tops if top.is_dir())
 
 
 def git_root(cwd: Path) -> Path:

@@ -57,7 +57,7 @@ def list_prs(
     table = Table(title="Review drills: pull requests", title_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("title")
-    table.add_column("files")
+    table.add_column("files", overflow="fold")
     done = store.reviewed(_team(team)) if team is not None else {}
     if team is not None:
         table.add_column(f"{team}: found", justify="right")
@@ -134,7 +134,7 @@ def team_score(team: TeamOption) -> None:
     """The team's totals over every review it submitted."""
     totals = store.team_score(_team(team))
     out.print(
-        f"{totals.team}: {totals.submissions} submissions, found {totals.found} of "
+        f"{totals.team}: {totals.submissions} submission(s), found {totals.found} of "
         f"{totals.planted} planted faults, {totals.false_alarms} false alarms; "
         f"detection rate {_rate(totals.detection_rate)}"
     )
@@ -153,6 +153,7 @@ def key(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01."
         ranges = ", ".join(f"{a}-{b}" for a, b in fault.ranges)
         by = "drill audit finds it" if fault.audit else "only a reviewer finds it"
         out.print(f"- [bold]{fault.item}[/] {fault.file}:{ranges} ({by})", highlight=False)
-        out.print(f"  {fault.why}", highlight=False)
+        out.print(f"  {' '.join(fault.why.split())}", highlight=False)
         if fault.human_only:
-            out.print(f"  [dim]Why not the audit: {fault.human_only}[/]", highlight=False)
+            why_not = " ".join(fault.human_only.split())
+            out.print(f"  [dim]Why not the audit: {why_not}[/]", highlight=False)
