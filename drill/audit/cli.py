@@ -12,8 +12,8 @@ from drill.audit.runner import AuditError, audit, changed_lines, git_root
 
 EXIT_FOUND = 1
 EXIT_USAGE = 2
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 
 def audit_root(target: Path) -> Path:

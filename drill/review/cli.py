@@ -21,8 +21,8 @@ review_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 TeamOption = Annotated[str, typer.Option("--team", help="The team's name, as in the drill log.")]
 
