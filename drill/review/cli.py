@@ -1,5 +1,6 @@
 """`drill review`: list, read, and submit findings on the catalogue's flawed pull requests."""
 
+import re
 from typing import Annotated
 
 import typer
@@ -8,6 +9,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from drill.checklist import Item
 from drill.review import catalogue, store
@@ -23,6 +25,30 @@ review_app = typer.Typer(
 )
 out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
 err = Console(stderr=True, emoji=False)
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)")
+
+
+def numbered_diff(patch: str) -> Text:
+    """The diff in colour, each line after the change numbered as in the changed file: the
+    number a finding's FILE:LINE needs."""
+    highlighted = Syntax(patch, "diff", theme="ansi_dark").highlight(patch)
+    numbered = Text()
+    line_no: int | None = None
+    for raw, shown in zip(patch.splitlines(), highlighted.split("\n"), strict=False):
+        gutter = ""
+        if match := _HUNK.match(raw):
+            line_no = int(match.group("start"))
+        elif line_no is not None and raw[:1] in {"+", " "} and not raw.startswith("+++"):
+            gutter = str(line_no)
+            line_no += 1
+        elif raw.startswith("diff --git"):
+            line_no = None
+        numbered.append(f"{gutter:>5} ", style="dim")
+        numbered.append_text(shown)
+        numbered.append("\n")
+    return numbered
+
 
 TeamOption = Annotated[str, typer.Option("--team", help="The team's name, as in the drill log.")]
 
@@ -83,11 +109,11 @@ def show(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.
         Markdown(pr.description),
     )
     out.print(Panel(header, title="pull request", title_align="left"))
-    out.print(Syntax(pr.patch, "diff", theme="ansi_dark", line_numbers=False, word_wrap=True))
+    out.print(numbered_diff(pr.patch), soft_wrap=True)
     out.print(
         f"[dim]Submit: drill review submit {pr.id} --team NAME --finding FILE:LINE:ITEM ...  "
-        f"(items: {', '.join(i.value for i in Item)}; LINE is the line in the file after the "
-        "change)[/]",
+        f"(items: {', '.join(i.value for i in Item)}; LINE is the number in the left margin: "
+        "the line in the file after the change)[/]",
         highlight=False,
     )
 

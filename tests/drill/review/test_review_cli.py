@@ -14,7 +14,8 @@ def test_list_and_show_present_the_pull_request_without_its_answer_key(tmp_path:
     assert listed.returncode == 0 and "pr-09" in listed.stdout
     assert shown.returncode == 0, shown.stderr
     assert "orders: resilient catalog lookups" in shown.stdout
-    assert "+        transport=httpx.RetryTransport(" in shown.stdout
+    # Numbered as in the file after the change: the LINE a finding names.
+    assert "   98 +        transport=httpx.RetryTransport(" in shown.stdout
     assert "hallucinated" not in shown.stdout.split("Submit:")[0]
 
 
