@@ -66,3 +66,12 @@ def _submissions() -> int:
         if "review_submissions" not in tables:
             return 0
         return int(db.execute("SELECT count(*) FROM review_submissions").fetchone()[0])
+
+
+def test_the_instructors_key_says_where_each_fault_is_and_who_can_find_it(tmp_path: Path) -> None:
+    result = drill(tmp_path, "review", "key", "pr-02")
+
+    assert result.returncode == 0, result.stderr
+    assert "rbac-mismatch services/billing/api/routes/refunds.py:12-17" in result.stdout
+    assert "only a reviewer finds it" in result.stdout
+    assert "float-money services/billing/schemas.py:24-24 (drill audit finds it)" in result.stdout
