@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 
 from drill import fixes, lab, observability
+from drill.audit.cli import audit_command
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
+from drill.review.cli import review_app
 from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
 
@@ -178,6 +180,11 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
             lab.restart(root, scenario.services, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
         raise _fail(str(exc), EXIT_FAIL) from None
+
+
+# Review drills and the PR audit live in their own packages (drill/review, drill/audit).
+app.add_typer(review_app, name="review")
+app.command("audit")(audit_command)
 
 
 def main() -> None:
