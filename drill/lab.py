@@ -314,13 +314,6 @@ def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
 def docker_unavailable(root: Path) -> str | None:
     """Why the Docker lab cannot start here (no engine answers, no compose v2, no compose file,
     a port offset), or None when it can."""
-    if port_offset():
-        return (
-            "the Docker lab publishes the brief's ports only; unset DRILL_PORT_OFFSET "
-            f"(it is {port_offset()})"
-        )
-    if not (root / COMPOSE_FILE).is_file():
-        return f"no {COMPOSE_FILE} in {root}"
     if shutil.which("docker") is None:
         return "no `docker` command on PATH"
     info = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=15)
@@ -329,6 +322,13 @@ def docker_unavailable(root: Path) -> str | None:
         return f"no Docker engine answers ({last})"
     if _run(["docker", "compose", "version"], timeout=15).returncode != 0:
         return "Docker Compose v2 (`docker compose`) is not installed"
+    if not (root / COMPOSE_FILE).is_file():
+        return f"no {COMPOSE_FILE} in {root}"
+    if port_offset():
+        return (
+            "the Docker lab publishes the brief's ports only, and DRILL_PORT_OFFSET is "
+            f"{port_offset()}"
+        )
     return None
 
 
@@ -352,7 +352,9 @@ def _requested_services() -> list[str]:
     """DRILL_DOCKER_SERVICES (names separated by spaces or commas): the compose services to
     start, with what they depend on; every service of docker-compose.yml when unset. CI names
     the subset it has images for (no Jaeger, Grafana or Locust there)."""
-    return [name for name in re.split(r"[\s,]+", os.environ.get("DRILL_DOCKER_SERVICES", "")) if name]
+    return [
+        name for name in re.split(r"[\s,]+", os.environ.get("DRILL_DOCKER_SERVICES", "")) if name
+    ]
 
 
 @dataclass(frozen=True)
@@ -412,7 +414,7 @@ class Compose:
             for name in started
             if name in SERVICES
         }
-        for name, (port, path) in TOOL_PORTS.items():
+        for name, (port, _path) in TOOL_PORTS.items():
             if name in started:
                 url = f"http://127.0.0.1:{port}"
                 running[name] = RunningService(name, 0, url, self.logs_hint(name))
@@ -486,7 +488,9 @@ def start_docker(root: Path, progress: Callable[[str], None] = print) -> dict[st
     """Start the tree's Docker lab (`drill up --mode docker`); return once every service of ours
     answers /readyz. Refuses when a lab of this tree already runs."""
     if read_state(root):
-        raise LabError(f"the lab of {root} is already running ({read_mode(root)}); drill down first")
+        raise LabError(
+            f"the lab of {root} is already running ({read_mode(root)}); drill down first"
+        )
     reason = docker_unavailable(root)
     if reason is not None:
         raise LabError(f"cannot start the Docker lab: {reason}")
