@@ -92,7 +92,10 @@ def docker_tree(tmp_path_factory: pytest.TempPathFactory, docker_env: dict[str, 
         _run("cp", "-r", str(REPO / part), str(tree / part))
     for name in DOCKER_TREE_FILES:
         _run("cp", str(REPO / name), str(tree / name))
-    reason = lab.docker_unavailable(tree)
+    with pytest.MonkeyPatch.context() as patch:
+        # The lab's own port offset, not the one a caller's environment may carry.
+        patch.setenv("DRILL_PORT_OFFSET", docker_env["DRILL_PORT_OFFSET"])
+        reason = lab.docker_unavailable(tree)
     if reason is not None:
         _unavailable(reason)
     images = _run(
