@@ -406,9 +406,13 @@ class Compose:
         try:
             self._compose("up", "--detach", "--wait", *requested)
             started = self._compose("ps", "--services", "--status", "running").split()
-        except LabError:
+        except LabError as exc:
             self._down_quietly()
-            raise
+            raise LabError(
+                f"{exc}\nWhere no registry can be reached, make the images locally "
+                "(infra/README.md, 'CI: the Docker lab without a registry'), or run the local "
+                "lab: make up MODE=local"
+            ) from None
         running = {
             name: RunningService(name, 0, SERVICES[name].url, self.logs_hint(name))
             for name in started
