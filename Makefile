@@ -9,9 +9,14 @@ SCENARIO ?=
 USERS ?= 20
 DURATION ?= 1m
 PYTEST_ARGS ?=
+MODE ?= auto
+service ?=
+# The Docker lab's compose command, as `drill up --mode docker` runs it (COMPOSE_FILE and
+# COMPOSE_PROJECT_NAME, if set, choose files and project the same way for both).
+COMPOSE := docker compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down test lint verify solve reset loadtest bench clean
+.PHONY: help install up down logs shell test lint verify solve reset loadtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,11 +29,21 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## create .venv and install the project and its dev tools
 
-up: $(INSTALLED) ## start the lab in the background (the local lab; the Docker lab is being built)
-	$(BIN)/drill up
+up: $(INSTALLED) ## start the lab: Docker when an engine answers, else local (MODE=docker|local)
+	$(BIN)/drill up --mode $(MODE)
 
-down: $(INSTALLED) ## stop the lab
+down: $(INSTALLED) ## stop the lab (either mode)
 	$(BIN)/drill down
+
+logs: ## follow a Docker lab service's JSON logs: make logs service=billing (local: .drill/logs/)
+	@test -n "$(service)" || { echo "usage: make logs service=<name>"; exit 2; }
+	@if [ -f .drill/lab.json ] && grep -q '"mode": "local"' .drill/lab.json; then \
+		exec tail -n 50 -f .drill/logs/$(service).log; \
+	else exec $(COMPOSE) logs --follow --tail 50 $(service); fi
+
+shell: ## a shell inside a Docker lab service's container: make shell service=billing
+	@test -n "$(service)" || { echo "usage: make shell service=<name>"; exit 2; }
+	$(COMPOSE) exec $(service) sh
 
 test: $(INSTALLED) ## run the whole test suite (starts real services on 127.0.0.1)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ Exit codes: 0 success (for `verify`: the fix holds), 1 failure (for `verify`: a 
 
 import asyncio
 import json
+import time
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -70,9 +71,9 @@ def _scenario(scenario_id: str) -> Scenario:
     return scenarios[scenario_id]
 
 
-def _print_lab(running: dict[str, lab.RunningService]) -> None:
+def _print_lab(running: dict[str, lab.RunningService], mode: str) -> None:
     # Plain lines, not a table: URLs must never be cut to fit a narrow terminal.
-    out.print("[bold]3AM Drill Lab (local)[/]")
+    out.print(f"[bold]3AM Drill Lab ({mode})[/]")
     for service in running.values():
         ours = f"docs {service.url}/docs  metrics {service.url}/metrics  "
         out.print(
@@ -83,6 +84,13 @@ def _print_lab(running: dict[str, lab.RunningService]) -> None:
         )
 
 
+def _start_local(root: Path) -> dict[str, lab.RunningService]:
+    if lab.read_mode(root) == lab.DOCKER:
+        raise lab.LabError(f"the Docker lab of {root} is running; drill down first")
+    tools = observability.launches(root, note=lambda line: out.print(f"[yellow]{line}[/]"))
+    return lab.start(root, extra=tools, progress=lambda line: out.print(f"[dim]{line}[/]"))
+
+
 @app.command()
 def up(
     mode: Annotated[Mode, typer.Option(help="docker, local, or auto (docker when it answers).")] = (
@@ -91,22 +99,37 @@ def up(
 ) -> None:
     """Start the lab in the background and return once every service is ready."""
     root = _root()
-    if mode is Mode.DOCKER:
-        raise _fail("the Docker lab is not built yet; run `drill up --mode local`")
-    if mode is Mode.AUTO:
-        out.print("No Docker lab in this version yet: starting the local lab (processes, SQLite).")
+    if mode is not Mode.LOCAL:
+        why_not = lab.docker_unavailable(root)
+        if why_not is not None and mode is Mode.DOCKER:
+            raise _fail(f"cannot start the Docker lab: {why_not}; or run `drill up --mode local`")
+        if why_not is not None:
+            out.print(
+                f"[yellow]No Docker lab: {why_not}.[/] Starting the local lab instead "
+                "(processes on 127.0.0.1, SQLite)."
+            )
+            mode = Mode.LOCAL
+        else:
+            mode = Mode.DOCKER
+    started = time.monotonic()
     try:
-        tools = observability.launches(root, note=lambda line: out.print(f"[yellow]{line}[/]"))
-        running = lab.start(root, extra=tools, progress=lambda line: out.print(f"[dim]{line}[/]"))
+        if mode is Mode.LOCAL:
+            running = _start_local(root)
+        else:
+            out.print("Starting the Docker lab (docker compose; the first start builds the image).")
+            running = lab.start_docker(root, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
         raise _fail(str(exc), EXIT_FAIL) from None
-    _print_lab(running)
-    out.print("[green]Lab is up.[/] Stop it with [bold]drill down[/] (or make down).")
+    _print_lab(running, mode.value)
+    out.print(
+        f"[green]Lab is up[/] ({time.monotonic() - started:.0f} s). "
+        "Stop it with [bold]drill down[/] (or make down)."
+    )
 
 
 @app.command()
 def down() -> None:
-    """Stop every service the lab started from this tree."""
+    """Stop every service the lab started from this tree (its containers, in the Docker lab)."""
     root = _root()
     try:
         stopped = lab.stop(root)

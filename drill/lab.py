@@ -1,9 +1,20 @@
-"""The local lab: every service as a background uvicorn process on 127.0.0.1, serving the tree's
-code, with its state (pids, logs, SQLite databases) in the tree's `.drill/` folder."""
+"""The lab, in one of two modes, behind one set of operations (start, stop, restart, read_state):
+
+- local: every service as a background uvicorn process on 127.0.0.1, serving the tree's code, with
+  its state (pids, logs, SQLite databases) in the tree's `.drill/` folder;
+- docker: the tree's docker-compose.yml run by `docker compose` (the Compose class below), the
+  tree's code bind-mounted into the containers; stop, start and restart of a service become
+  `docker compose stop|start|restart SERVICE`.
+
+`.drill/lab.json` records which mode runs, so that every later command (a grader that stops
+service-c, `drill solve` restarting a service, `drill down`) does the same thing the same way.
+"""
 
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,14 +23,20 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from drill.paths import state_dir
-from drill.services import SERVICES, ServiceSpec
+from drill.services import SERVICES, ServiceSpec, port_offset
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+# A cold Docker lab: PostgreSQL initialises its data directory, then every service starts.
+DOCKER_READY_TIMEOUT_S = 240.0
+DOCKER_COMMAND_TIMEOUT_S = 600.0
+LOCAL = "local"
+DOCKER = "docker"
 
 
 class LabError(Exception):
@@ -28,22 +45,23 @@ class LabError(Exception):
 
 @dataclass
 class RunningService:
-    """A service process the lab started."""
+    """A service the lab started: a process on the host (local) or a compose service (docker)."""
 
     name: str
-    pid: int
+    pid: int  # the process on the host; 0 for a container (never signalled)
     url: str
-    log: str
+    log: str  # the log file, or the command that shows the container's log
 
 
 def _state_file(root: Path) -> Path:
     return state_dir(root) / "lab.json"
 
 
-def read_state(root: Path) -> dict[str, RunningService]:
-    """The services the lab started from this tree and believes are running."""
+def _read_raw(root: Path) -> dict[str, Any]:
     try:
         raw = json.loads(_state_file(root).read_text())
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -51,18 +69,40 @@ def read_state(root: Path) -> dict[str, RunningService]:
             f"cannot read {_state_file(root)} ({exc}); delete it, and stop by hand any lab "
             "process still running (`ss -ltnp` shows who holds the lab's ports)"
         ) from exc
+    return raw
+
+
+def read_state(root: Path) -> dict[str, RunningService]:
+    """The services the lab started from this tree and believes are running."""
+    raw = _read_raw(root)
     return {name: RunningService(**entry) for name, entry in raw.get("services", {}).items()}
 
 
-def _write_state(root: Path, services: dict[str, RunningService]) -> None:
+def read_mode(root: Path) -> str | None:
+    """`local` or `docker`: how the tree's lab runs; None when it does not."""
+    raw = _read_raw(root)
+    return str(raw.get("mode", LOCAL)) if raw.get("services") else None
+
+
+def _write_state(
+    root: Path,
+    services: dict[str, RunningService],
+    mode: str = LOCAL,
+    compose: list[str] | None = None,
+) -> None:
     path = _state_file(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"services": {n: asdict(s) for n, s in services.items()}}, indent=2))
+    state: dict[str, Any] = {"mode": mode, "services": {n: asdict(s) for n, s in services.items()}}
+    if compose is not None:
+        state["compose"] = compose
+    tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)  # atomic: a crash never leaves half a state file
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # not a process of ours: 0 and -1 would mean our own group, or everyone
+        return False
     _reap(pid)
     try:
         os.kill(pid, 0)
@@ -139,7 +179,13 @@ def start(
     progress: Callable[[str], None] = print,
 ) -> dict[str, RunningService]:
     """Start the named services (default: all) and the extra processes; return once each is
-    ready."""
+    ready. When the tree's lab runs in Docker, start those of its containers instead."""
+    if read_mode(root) == DOCKER:
+        compose = Compose.from_state(root)
+        wanted = list(names or SERVICES)
+        compose.start(wanted, progress)
+        state = read_state(root)
+        return {name: state[name] for name in wanted if name in state}
     launches = [service_launch(root, SERVICES[name]) for name in (names or SERVICES)]
     launches += extra
     running = read_state(root)
@@ -199,7 +245,14 @@ def _wait_ready(launch: Launch, service: RunningService) -> None:
 
 
 def stop(root: Path, services: dict[str, RunningService] | None = None) -> list[str]:
-    """Stop the given services (default: every one the lab started) and forget them."""
+    """Stop the given services (default: every one the lab started) and forget them. In the
+    Docker lab: stop those containers (they stay in the lab, to start again), or, with no names,
+    take the whole lab down."""
+    if read_mode(root) == DOCKER:
+        compose = Compose.from_state(root)
+        if services is None:
+            return compose.down()
+        return compose.stop(list(services))
     running = read_state(root)
     targets = dict(running if services is None else services)
     for service in targets.values():
@@ -235,6 +288,214 @@ def restart(root: Path, names: Iterable[str], progress: Callable[[str], None] = 
     """Restart the named services if the lab runs them, so they serve the tree's current code."""
     running = read_state(root)
     targets = {name: running[name] for name in names if name in running}
-    if targets:
+    if targets and read_mode(root) == DOCKER:
+        Compose.from_state(root).restart(list(targets), progress)
+    elif targets:
         stop(root, targets)
         start(root, targets, progress=progress)
+
+
+# ---- the Docker lab -----------------------------------------------------------------------------
+
+COMPOSE_FILE = "docker-compose.yml"
+
+
+def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a command (an argument list, never a shell string); a missing binary or a hang is a
+    failed run, not an exception."""
+    try:
+        return subprocess.run(  # noqa: S603 - fixed argv, no shell
+            argv, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(argv, 127, "", str(exc))
+
+
+def docker_unavailable(root: Path) -> str | None:
+    """Why the Docker lab cannot start here (no engine answers, no compose v2, no compose file,
+    a port offset), or None when it can."""
+    if shutil.which("docker") is None:
+        return "no `docker` command on PATH"
+    info = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=15)
+    if info.returncode != 0:
+        last = (info.stderr.strip().splitlines() or ["no answer"])[-1]
+        return f"no Docker engine answers ({last})"
+    if _run(["docker", "compose", "version"], timeout=15).returncode != 0:
+        return "Docker Compose v2 (`docker compose`) is not installed"
+    if not (root / COMPOSE_FILE).is_file():
+        return f"no {COMPOSE_FILE} in {root}"
+    if port_offset():
+        return (
+            "the Docker lab publishes the brief's ports only, and DRILL_PORT_OFFSET is "
+            f"{port_offset()}"
+        )
+    return None
+
+
+def _compose_files(root: Path) -> list[str]:
+    """docker-compose.yml, then the override files COMPOSE_FILE names (as docker compose reads
+    that variable: paths separated by os.pathsep, relative to the tree), e.g. CI's
+    infra/docker/compose.ci.yml."""
+    named = [f for f in os.environ.get("COMPOSE_FILE", "").split(os.pathsep) if f]
+    files = named if named else [COMPOSE_FILE]
+    return [str((root / f).resolve()) for f in files]
+
+
+def _project_name(root: Path) -> str:
+    """COMPOSE_PROJECT_NAME, else compose's own default: the tree's folder name, normalised."""
+    given = os.environ.get("COMPOSE_PROJECT_NAME", "")
+    name = given or re.sub(r"[^a-z0-9_-]", "", root.name.lower()).lstrip("_-")
+    return name or "drill-lab"
+
+
+def _requested_services() -> list[str]:
+    """DRILL_DOCKER_SERVICES (names separated by spaces or commas): the compose services to
+    start, with what they depend on; every service of docker-compose.yml when unset. CI names
+    the subset it has images for (no Jaeger, Grafana or Locust there)."""
+    return [
+        name for name in re.split(r"[\s,]+", os.environ.get("DRILL_DOCKER_SERVICES", "")) if name
+    ]
+
+
+@dataclass(frozen=True)
+class Compose:
+    """The tree's lab as one compose project; `argv` is `docker compose` with the project's name,
+    directory and files, recorded in the state file so every later command uses the same."""
+
+    root: Path
+    argv: list[str]
+
+    @classmethod
+    def for_tree(cls, root: Path) -> "Compose":
+        """The compose project of this tree, as `drill up --mode docker` starts it."""
+        argv = ["docker", "compose", "--project-directory", str(root)]
+        argv += ["--project-name", _project_name(root)]
+        for file in _compose_files(root):
+            argv += ["--file", file]
+        return cls(root, argv)
+
+    @classmethod
+    def from_state(cls, root: Path) -> "Compose":
+        """The compose project the state file recorded when the lab started."""
+        argv = _read_raw(root).get("compose")
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise LabError(f"{_state_file(root)} names no compose project; delete it")
+        return cls(root, argv)
+
+    def _compose(self, *args: str, timeout: float = DOCKER_COMMAND_TIMEOUT_S) -> str:
+        result = _run([*self.argv, *args], timeout)
+        if result.returncode != 0:
+            raise LabError(
+                f"`docker compose {' '.join(args)}` failed (exit {result.returncode}):\n"
+                + "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            )
+        return result.stdout
+
+    def logs_hint(self, name: str) -> str:
+        """How to read a service's log (the JSON lines go to the container's stdout)."""
+        return f"make logs service={name}"
+
+    def up(self, progress: Callable[[str], None]) -> dict[str, RunningService]:
+        """`docker compose up -d --wait` (building our image if it is missing), then wait for each
+        service of ours to answer /readyz on its host port; record the lab in the state file."""
+        requested = _requested_services()
+        progress(
+            "docker compose up -d --wait "
+            + (" ".join(requested) if requested else "(every service of docker-compose.yml)")
+        )
+        try:
+            self._compose("up", "--detach", "--wait", *requested)
+            started = self._compose("ps", "--services", "--status", "running").split()
+        except LabError as exc:
+            self._down_quietly()
+            raise LabError(
+                f"{exc}\nWhere no registry can be reached, make the images locally "
+                "(infra/README.md, 'CI: the Docker lab without a registry'), or run the local "
+                "lab: make up MODE=local"
+            ) from None
+        running = {
+            name: RunningService(name, 0, SERVICES[name].url, self.logs_hint(name))
+            for name in started
+            if name in SERVICES
+        }
+        for name, (port, _path) in TOOL_PORTS.items():
+            if name in started:
+                url = f"http://127.0.0.1:{port}"
+                running[name] = RunningService(name, 0, url, self.logs_hint(name))
+        _write_state(self.root, running, DOCKER, self.argv)
+        try:
+            self._wait_ready(list(running), DOCKER_READY_TIMEOUT_S)
+        except LabError:
+            self.down()
+            raise
+        return running
+
+    def _down_quietly(self) -> None:
+        with contextlib.suppress(LabError):
+            self._compose("down", "--volumes", "--remove-orphans")
+        _state_file(self.root).unlink(missing_ok=True)
+
+    def down(self) -> list[str]:
+        """Stop and remove the lab's containers, network and anonymous volumes; forget the lab."""
+        names = sorted(read_state(self.root))
+        self._compose("down", "--volumes", "--remove-orphans")
+        _state_file(self.root).unlink(missing_ok=True)
+        return names
+
+    def stop(self, names: list[str]) -> list[str]:
+        """`docker compose stop NAMES`: the containers stay, to start again."""
+        self._compose("stop", *names)
+        return sorted(names)
+
+    def start(self, names: list[str], progress: Callable[[str], None]) -> None:
+        """`docker compose start NAMES`, then wait until they are ready."""
+        self._compose("start", *names)
+        progress(f"started {', '.join(names)} (docker compose start)")
+        self._wait_ready(names, READY_TIMEOUT_S)
+
+    def restart(self, names: list[str], progress: Callable[[str], None]) -> None:
+        """`docker compose restart NAMES` (a fresh process: the database reset on start, the tree's
+        current code imported), then wait until they are ready."""
+        self._compose("restart", *names)
+        progress(f"restarted {', '.join(names)} (docker compose restart)")
+        self._wait_ready(names, READY_TIMEOUT_S)
+
+    def _wait_ready(self, names: list[str], timeout: float) -> None:
+        """Each service answers its readiness path on its host port (through docker's port
+        forwarding: what the graders use)."""
+        running = read_state(self.root)
+        deadline = time.monotonic() + timeout
+        for name in names:
+            path = "/readyz" if name in SERVICES else TOOL_PORTS[name][1]
+            while not _answers(running[name].url, path):
+                if time.monotonic() > deadline:
+                    logs = _run([*self.argv, "logs", "--tail", "15", name], timeout=30)
+                    raise LabError(
+                        f"{name} did not become ready within {timeout:.0f} s; its last log "
+                        f"lines:\n{logs.stdout.strip() or logs.stderr.strip()}"
+                    )
+                time.sleep(0.5)
+
+
+# Third-party services of the Docker lab that `drill up` reports and waits for: host port and
+# readiness path (the brief's ports; docker-compose.yml publishes them on 127.0.0.1).
+TOOL_PORTS: dict[str, tuple[int, str]] = {
+    "prometheus": (9090, "/-/ready"),
+    "alertmanager": (9093, "/-/ready"),
+    "grafana": (3000, "/api/health"),
+    "jaeger": (16686, "/"),
+    "locust": (8089, "/"),
+}
+
+
+def start_docker(root: Path, progress: Callable[[str], None] = print) -> dict[str, RunningService]:
+    """Start the tree's Docker lab (`drill up --mode docker`); return once every service of ours
+    answers /readyz. Refuses when a lab of this tree already runs."""
+    if read_state(root):
+        raise LabError(
+            f"the lab of {root} is already running ({read_mode(root)}); drill down first"
+        )
+    reason = docker_unavailable(root)
+    if reason is not None:
+        raise LabError(f"cannot start the Docker lab: {reason}")
+    return Compose.for_tree(root).up(progress)

@@ -1,6 +1,7 @@
 """The `drill` command's usage errors and messages: clear words and the brief's exit codes."""
 
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import drill
+from tests.conftest import REPO, drill
 
 
 def test_unknown_scenario_is_bad_usage(tree: Path) -> None:
@@ -47,11 +48,33 @@ def test_a_bad_port_offset_is_bad_usage(tree: Path) -> None:
     assert "DRILL_PORT_OFFSET" in result.stderr
 
 
-def test_docker_mode_is_refused_until_the_docker_lab_exists(tree: Path) -> None:
-    result = drill(tree, "up", "--mode", "docker")
+# A Docker client pointed at a socket where no engine listens: "no engine answers", on any machine.
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def test_docker_mode_without_an_engine_is_bad_usage_and_names_the_local_lab(tree: Path) -> None:
+    result = drill(tree, "up", "--mode", "docker", env=NO_ENGINE)
 
     assert result.returncode == 2
+    assert "no Docker engine answers" in result.stderr
     assert "--mode local" in result.stderr
+    assert not (tree / ".drill" / "lab.json").exists()
+
+
+@pytest.mark.slow
+def test_auto_falls_back_to_the_local_lab_and_says_so(tree: Path) -> None:
+    shutil.copy(REPO / "docker-compose.yml", tree / "docker-compose.yml")
+    env = {**NO_ENGINE, "DRILL_PORT_OFFSET": "450"}
+    try:
+        result = drill(tree, "up", env=env)
+        state = json.loads((tree / ".drill" / "lab.json").read_text())
+    finally:
+        drill(tree, "down", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No Docker lab: no Docker engine answers" in result.stdout
+    assert "3AM Drill Lab (local)" in result.stdout
+    assert state["mode"] == "local"
 
 
 def test_down_when_nothing_runs_is_calm(tree: Path) -> None:

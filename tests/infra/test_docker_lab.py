@@ -3,7 +3,8 @@
 (every service, its port, its database and callees), the Dockerfile, the Docker scrape
 configuration (promtool) and Alertmanager's (amtool).
 
-No engine runs here: these tests read the files. Starting the lab for real is CI's next step.
+These tests read the files and need no engine; tests/infra/test_docker_live.py starts the lab on
+a real one.
 promtool and amtool come with Debian's `prometheus` and `prometheus-alertmanager` packages
 (.ci/run installs both); without them their checks skip and say so.
 """

@@ -1,0 +1,96 @@
+"""The Docker backend of drill/lab.py without an engine: what each lab operation asks `docker
+compose` to do once lab.json says the lab runs in Docker (the live tests, in
+tests/infra/test_docker_live.py, run the same operations on a real engine)."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from drill import lab
+
+COMPOSE = ["docker", "compose", "--project-name", "drilltest"]
+
+
+@pytest.fixture
+def calls(tree: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every command the lab runs, recorded and answered with success; every service ready."""
+    recorded: list[list[str]] = []
+
+    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        recorded.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(lab, "_run", run)
+    monkeypatch.setattr(lab, "_answers", lambda url, path: True)
+    running = {
+        name: lab.RunningService(name, 0, f"http://127.0.0.1:{port}", f"make logs service={name}")
+        for name, port in (("billing", 8001), ("service-c", 5003))
+    }
+    lab._write_state(tree, running, lab.DOCKER, COMPOSE)
+    return recorded
+
+
+def test_a_grader_stopping_and_starting_a_service_becomes_compose_stop_and_start(
+    tree: Path, calls: list[list[str]]
+) -> None:
+    stopped = lab.stop(tree, {"service-c": lab.read_state(tree)["service-c"]})
+    still_known = set(lab.read_state(tree))
+    started = lab.start(tree, ["service-c"], progress=lambda _line: None)
+
+    assert calls == [[*COMPOSE, "stop", "service-c"], [*COMPOSE, "start", "service-c"]]
+    assert stopped == ["service-c"]
+    # The container stays part of the lab while stopped, to be started again.
+    assert still_known == {"billing", "service-c"}
+    assert list(started) == ["service-c"]
+
+
+def test_solve_restarting_a_service_becomes_compose_restart(
+    tree: Path, calls: list[list[str]]
+) -> None:
+    lab.restart(tree, ["billing", "orders"], progress=lambda _line: None)
+
+    # orders is not in this lab: only what runs is restarted.
+    assert calls == [[*COMPOSE, "restart", "billing"]]
+
+
+def test_down_takes_the_whole_compose_project_down_and_forgets_it(
+    tree: Path, calls: list[list[str]]
+) -> None:
+    stopped = lab.stop(tree)
+
+    assert calls == [[*COMPOSE, "down", "--volumes", "--remove-orphans"]]
+    assert stopped == ["billing", "service-c"]
+    assert lab.read_mode(tree) is None
+    assert not (tree / ".drill" / "lab.json").exists()
+
+
+def test_the_project_and_files_come_from_the_compose_variables(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPOSE_FILE", "docker-compose.yml:infra/docker/compose.ci.yml")
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "mylab")
+
+    argv = lab.Compose.for_tree(tree).argv
+
+    assert argv[:2] == ["docker", "compose"]
+    assert argv[argv.index("--project-name") + 1] == "mylab"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--file"] == [
+        str(tree / "docker-compose.yml"),
+        str(tree / "infra" / "docker" / "compose.ci.yml"),
+    ]
+
+
+def test_an_answering_engine_means_docker_unless_a_port_offset_is_set(
+    tree: Path, calls: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tree / "docker-compose.yml").write_text("services: {}\n")
+    monkeypatch.setattr("drill.lab.shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setenv("DRILL_PORT_OFFSET", "0")
+    without_offset = lab.docker_unavailable(tree)
+    monkeypatch.setenv("DRILL_PORT_OFFSET", "200")
+    with_offset = lab.docker_unavailable(tree)
+
+    assert [call[:2] for call in calls[:2]] == [["docker", "info"], ["docker", "compose"]]
+    assert without_offset is None
+    assert with_offset is not None and "DRILL_PORT_OFFSET" in with_offset
