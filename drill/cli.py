@@ -15,13 +15,14 @@ import typer
 from rich.console import Console
 
 from drill import fixes, lab, observability
+from drill.conductor import commands as conductor
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
 
 app = typer.Typer(
-    help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix.",
+    help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix, run a drill.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -124,6 +125,7 @@ def verify(
     if not as_json:
         out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
+    drill_run = conductor.before_verify(chosen.id, root)  # a verify during a drill is recorded
     try:
         card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:
@@ -132,6 +134,7 @@ def verify(
         print(json.dumps(card.as_json(), indent=2))
     else:
         print_verdict(out, card)
+    conductor.after_verify(drill_run, card, err if as_json else out)
     raise typer.Exit(0 if card.passed else EXIT_FAIL)
 
 
@@ -178,6 +181,9 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
             lab.restart(root, scenario.services, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
         raise _fail(str(exc), EXIT_FAIL) from None
+
+
+conductor.register(app)  # start, status, watch, hint, diagnose, end, postmortem, report, selftest
 
 
 def main() -> None:
