@@ -83,6 +83,13 @@ def _text(raw: Any, where: str) -> str:
     return raw.strip()
 
 
+def _pager(text: str) -> str:
+    """The page as two lines, its headline and its body: the file wraps the body to fit an
+    editor, a terminal or a chat window wraps it again to fit itself."""
+    headline, *body = text.splitlines()
+    return f"{headline.strip()}\n{' '.join(line.strip() for line in body if line.strip())}"
+
+
 def load(root: Path, scenario: str) -> Content:
     """The scenario's content, validated (every field the conductor needs is there)."""
     path = content_dir(root) / f"{scenario}.yml"
@@ -136,7 +143,7 @@ def _parse(raw: dict[str, Any], scenario: str, path: Path) -> Content:
     return Content(
         scenario=scenario,
         load_users=users,
-        pager=_text(raw["pager"], f"{path}: pager"),
+        pager=_pager(_text(raw["pager"], f"{path}: pager")),
         hints=_texts(raw["hints"], f"{path}: hints"),
         questions=(service_q, mechanism_q),
         root_cause=_text(raw["root_cause"], f"{path}: root_cause"),

@@ -69,7 +69,7 @@ def measure(metrics: tuple[ImpactMetric, ...]) -> dict[str, float]:
                     )
             except (httpx.HTTPError, ValueError, KeyError):
                 continue  # a busy or restarting service: the next sample will do
-            found[item.label] = round(value * item.scale, 2)
+            found[item.label] = value * item.scale
     return found
 
 
@@ -84,5 +84,8 @@ def worst(samples: list[dict[str, float]]) -> dict[str, float]:
 
 def describe(metric: ImpactMetric, value: float) -> str:
     """A value with its unit."""
-    shown = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+    if value == 0 or abs(value) >= 100 or float(value).is_integer():
+        shown = f"{value:,.0f}"
+    else:
+        shown = f"{value:.3g}"  # float drift is real and tiny: 0.00000012 cents, not 0
     return f"{shown} {metric.unit}".strip()
