@@ -267,7 +267,7 @@ def diagnose_command(
             answers[question.key] = diagnose.resolve(question, raw)
         except diagnose.BadChoice as exc:
             raise _fail(str(exc)) from None
-        except (click.Abort, EOFError):
+        except (typer.Abort, click.Abort, EOFError):  # stdin closed: no one to answer
             raise _fail(
                 f"no answer for {question.key!r}: answer the prompt, or pass --service and "
                 "--mechanism"
