@@ -48,11 +48,11 @@ def test_a_choice_is_taken_by_key_or_number_and_anything_else_is_refused() -> No
     question = content.load(REPO, "float-drift").questions[0]
 
     assert diagnose.resolve(question, "billing") == "billing"
-    assert diagnose.resolve(question, "1") == list(question.choices)[0]
+    assert diagnose.resolve(question, "1") == next(iter(question.choices))
     with pytest.raises(diagnose.BadChoice, match="choose one of"):
         diagnose.resolve(question, "the database")
 
 
 def test_missing_content_is_an_error_that_names_the_file() -> None:
-    with pytest.raises(content.ContentError, match="no-such-drill.yml"):
+    with pytest.raises(content.ContentError, match=r"no-such-drill\.yml"):
         content.load(REPO, "no-such-drill")
