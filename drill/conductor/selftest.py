@@ -63,6 +63,12 @@ def run_one(root: Path, scenario: Scenario, progress: Callable[[str], None]) -> 
             lab.restart(root, scenario.services, progress=note)
         progress(f"{scenario.id}: grading the reference fix (must pass) ...")
         result.fixed = asyncio.run(scenario.grade(root, None))
+        if not result.fixed.passed:
+            # One more grading: on a busy shared machine a timing check of a sound fix can miss
+            # (the graders already rerun noise-sized misses); a broken drill fails twice.
+            missed = ", ".join(c.name for c in result.fixed.checks if not c.passed)
+            note(f"the reference fix missed ({missed}); grading it once more")
+            result.fixed = asyncio.run(scenario.grade(root, None))
     except (fixes.FixError, lab.LabError) as exc:
         result.error = str(exc)
     finally:

@@ -188,3 +188,21 @@ def test_selftest_refuses_unknown_scenarios_and_a_missing_lab(tree: Path) -> Non
 
     assert unknown.returncode == 2 and "unknown scenario" in unknown.stderr
     assert no_lab.returncode == 2 and "drill up" in no_lab.stderr
+
+
+def test_a_never_solved_checkout_resets_even_where_the_fix_adds_files(tree: Path) -> None:
+    # circular-deadlock's reference fix creates files the committed code does not have: `drill
+    # start` restores the faulty code from git, so reset must take "absent in HEAD" as faulty.
+    git = ["git", "-C", str(tree), "-c", "user.name=drill", "-c", "user.email=drill@lab"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "lab"], check=True)
+    added = tree / "services" / "chain" / "hops.py"
+    assert not added.exists()
+    added.write_text("# a trainee's new module\n")
+
+    result = drill(tree, "reset", "circular-deadlock", env=NOBODY)
+
+    assert result.returncode == 0, result.stderr
+    assert not added.exists()
+    assert "Your edits were saved" in result.stdout

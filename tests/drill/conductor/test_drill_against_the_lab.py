@@ -22,6 +22,9 @@ def commit_tree(tree: Path) -> None:
     """Make the tree a git checkout, as a trainee's is, so `drill start` can restore the faulty
     code from HEAD and the post-mortem can list what the team changed."""
     git = ["git", "-C", str(tree), "-c", "user.name=drill", "-c", "user.email=drill@lab"]
+    # As the repository's own .gitignore: the running lab's state is never committed (and it
+    # changes while git reads it).
+    (tree / ".gitignore").write_text(".drill/\nreports/\n__pycache__/\n")
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "lab"], check=True)
