@@ -1,7 +1,7 @@
 """Firing alerts, read from Alertmanager (what pages) or, failing that, from Prometheus."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
@@ -30,16 +30,16 @@ class AlertReading:
     note: str = ""
 
 
-def _when(raw: str | None) -> datetime | None:
+def parse_time(raw: str | None) -> datetime | None:
+    """An RFC 3339 time as Alertmanager or Prometheus writes it (None if absent or unreadable)."""
     if not raw:
         return None
     try:
         # Both tools write RFC 3339 with up to nanoseconds; Python reads microseconds.
         head, dot, tail = raw.replace("Z", "+00:00").partition(".")
         if dot:
-            digits = "".join(c for c in tail if c.isdigit())
-            zone = tail[len(digits) :]
-            raw = f"{head}.{digits[:6]}{zone}"
+            zone_at = next((i for i, c in enumerate(tail) if not c.isdigit()), len(tail))
+            raw = f"{head}.{tail[:zone_at][:6]}{tail[zone_at:]}"
         else:
             raw = head
         return datetime.fromisoformat(raw)
@@ -54,7 +54,7 @@ def _alertmanager(http: httpx.Client, url: str) -> list[Alert]:
         Alert(
             a["labels"].get("alertname", "?"),
             a["labels"].get("severity", ""),
-            _when(a.get("startsAt")),
+            parse_time(a.get("startsAt")),
             a.get("annotations", {}).get("summary", ""),
         )
         for a in response.json()
@@ -69,7 +69,7 @@ def _prometheus(http: httpx.Client, url: str) -> list[Alert]:
         Alert(
             a["labels"].get("alertname", "?"),
             a["labels"].get("severity", ""),
-            _when(a.get("activeAt")),
+            parse_time(a.get("activeAt")),
             a.get("annotations", {}).get("summary", ""),
         )
         for a in response.json()["data"]["alerts"]
@@ -93,7 +93,7 @@ def read_alerts() -> AlertReading:
                 tried.append(f"{name} at {url} ({type(exc).__name__})")
                 continue
             merged: dict[str, Alert] = {}
-            for alert in sorted(alerts, key=lambda a: a.since or datetime.max.astimezone()):
+            for alert in sorted(alerts, key=lambda a: a.since or datetime.max.replace(tzinfo=UTC)):
                 merged.setdefault(alert.name, alert)  # one line per alert name, earliest first
             return AlertReading(f"{name} ({url})", list(merged.values()))
     return AlertReading(

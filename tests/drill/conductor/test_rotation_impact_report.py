@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from drill.conductor import impact, postmortem, report, rotation
+from drill.conductor.alerts import parse_time
 from drill.conductor.content import load
 from drill.conductor.journal import Drill, Event
 from tests.conftest import REPO
@@ -112,3 +113,11 @@ def test_the_report_takes_a_new_column_without_touching_the_rest() -> None:
         assert headers.index("hallucinations caught") == headers.index("status") - 1
     finally:
         report.COLUMNS.remove(column)
+
+
+def test_alert_times_with_nanoseconds_and_zones_are_read() -> None:
+    expected = datetime(2026, 11, 26, 8, 51, 13, 123456, tzinfo=UTC)
+    assert parse_time("2026-11-26T08:51:13.123456789Z") == expected
+    assert parse_time("2026-11-26T09:51:13.123456789+01:00") == expected
+    assert parse_time("2026-11-26T08:51:13Z") == expected.replace(microsecond=0)
+    assert parse_time("") is None and parse_time("garbage") is None
