@@ -4,9 +4,11 @@ Exit codes as everywhere in `drill`: 0 done, 1 failed (for `selftest`: a drill i
 2 bad usage, no drill running, or a lab that cannot be reached.
 """
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
 import click
 import httpx
@@ -16,7 +18,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from drill import lab
+from drill import fixes, lab
 from drill.conductor import (
     alerts,
     changes,
@@ -51,6 +53,7 @@ err = Console(stderr=True)
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+P = ParamSpec("P")
 NO_DRILL = "no drill is running; start one: drill start SCENARIO --team NAME"
 
 
@@ -155,7 +158,7 @@ def start(
         )
     except DrillActive as exc:
         raise _fail(str(exc)) from None
-    except (LoadError, lab.LabError, OSError, JournalError) as exc:
+    except (LoadError, lab.LabError, fixes.FixError, OSError) as exc:
         raise _fail(str(exc), EXIT_FAIL) from None
     page = Panel(
         content.pager,
@@ -458,14 +461,28 @@ def after_verify(drill: Drill | None, card: Scorecard, console: Console) -> None
     console.print(f"[dim]Recorded as attempt {attempt} of drill #{drill.id}, at {elapsed}.[/]")
 
 
+def _guarded(command: Callable[P, None]) -> Callable[P, None]:
+    """The command, with a drill log that fails mid-way reported as exit 1, not a traceback
+    (each write is one transaction: nothing half-written stays behind)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except JournalError as exc:
+            raise _fail(str(exc), EXIT_FAIL) from None
+
+    return run
+
+
 def register(app: typer.Typer) -> None:
     """Add the conductor's commands to the `drill` app."""
-    app.command()(start)
-    app.command("status")(status_command)
-    app.command()(watch)
-    app.command()(hint)
-    app.command("diagnose")(diagnose_command)
-    app.command()(end)
-    app.command("postmortem")(postmortem_command)
-    app.command("report")(report_command)
-    app.command("selftest")(selftest_command)
+    app.command("start")(_guarded(start))
+    app.command("status")(_guarded(status_command))
+    app.command("watch")(_guarded(watch))
+    app.command("hint")(_guarded(hint))
+    app.command("diagnose")(_guarded(diagnose_command))
+    app.command("end")(_guarded(end))
+    app.command("postmortem")(_guarded(postmortem_command))
+    app.command("report")(_guarded(report_command))
+    app.command("selftest")(_guarded(selftest_command))

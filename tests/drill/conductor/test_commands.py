@@ -206,3 +206,15 @@ def test_a_never_solved_checkout_resets_even_where_the_fix_adds_files(tree: Path
     assert result.returncode == 0, result.stderr
     assert not added.exists()
     assert "Your edits were saved" in result.stdout
+
+
+def test_an_unreadable_drill_log_is_exit_1_naming_the_file(
+    tree: Path, drill_data_dir: Path
+) -> None:
+    drill_data_dir.mkdir(parents=True, exist_ok=True)
+    (drill_data_dir / "drill.db").write_bytes(b"not a database, just bytes" * 100)
+
+    result = drill(tree, "status", env=NOBODY)
+
+    assert result.returncode == 1
+    assert "drill.db" in result.stderr and "Traceback" not in result.stderr
