@@ -411,7 +411,11 @@ def selftest_command(
     for column in ("scenario", "faulty code fails", "reference fix passes", "time", "verdict"):
         table.add_column(column)
     for r in results:
-        bad_fixed = [c.name for c in (r.fixed.checks if r.fixed else []) if not c.passed]
+        bad_fixed = [
+            f"{c.name} (measured: {c.measured})"
+            for c in (r.fixed.checks if r.fixed else [])
+            if not c.passed
+        ]
         table.add_row(
             r.scenario,
             "yes" if r.poisoned_fails else "NO: the grader misses the fault",
