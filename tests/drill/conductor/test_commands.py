@@ -218,3 +218,14 @@ def test_an_unreadable_drill_log_is_exit_1_naming_the_file(
 
     assert result.returncode == 1
     assert "drill.db" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_postmortem_can_be_written_elsewhere_and_printed(seeded: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "pm.md"
+
+    result = drill(seeded, "postmortem", "--drill", "1", "--output", str(target), "--print")
+
+    assert result.returncode == 0, result.stderr
+    assert "(the drill is still running)" in result.stdout
+    assert target.read_text() in result.stdout
+    assert drill(seeded, "postmortem", "--drill", "9").returncode == 2

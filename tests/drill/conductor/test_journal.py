@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from drill.conductor.journal import HINT, DrillActive, Journal
+from drill.conductor import conduct
+from drill.conductor.alerts import Alert, AlertReading
+from drill.conductor.journal import ALERT, HINT, DrillActive, Journal
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -71,3 +73,27 @@ def test_a_failed_write_leaves_the_journal_as_it_was(tmp_path: Path) -> None:
 
     drill = journal.get(drill_id)
     assert drill is not None and [e.kind for e in drill.events] == ["started"]
+
+
+def test_each_alert_is_recorded_once_from_when_it_fired_but_never_before_the_drill(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "drill.db")
+    drill_id = start(journal, tmp_path)
+    reading = AlertReading(
+        "Prometheus",
+        [
+            Alert("BillingDoubleCharge", "critical", T0 + timedelta(minutes=2), ""),
+            Alert("ServiceDown", "critical", T0 - timedelta(hours=1), ""),  # from before
+        ],
+    )
+
+    for _ in range(2):  # a second status sees the same alerts: nothing new
+        drill = journal.get(drill_id)
+        assert drill is not None
+        conduct.note_alerts(journal, drill, reading)
+
+    drill = journal.get(drill_id)
+    assert drill is not None
+    alerts = {e.data["name"]: e.at for e in drill.of_kind(ALERT)}
+    assert alerts == {"BillingDoubleCharge": T0 + timedelta(minutes=2), "ServiceDown": T0}
