@@ -4,14 +4,14 @@ subprocesses, real Locust load, real graders. Time is set through DRILL_NOW, nev
 import os
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from drill.conductor.journal import Journal
-from drill.conductor.load import running
+from drill.conductor.load import running, stop
 from drill.scenarios.float_drift import SCENARIO as FLOAT_DRIFT
 from tests.conftest import drill
 
@@ -39,7 +39,19 @@ def clock_of(started: datetime) -> Callable[[float], dict[str, str]]:
     return at
 
 
-def test_a_whole_drill_from_page_to_postmortem(lab: Path) -> None:
+@pytest.fixture
+def drills_end(lab: Path) -> Iterator[Path]:
+    """The lab; after the test, whatever happened, no drill's Locust is left running."""
+    try:
+        yield lab
+    finally:
+        leftover = Journal().active()
+        if leftover is not None:
+            stop(leftover.load_pid)
+
+
+def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
+    lab = drills_end
     commit_tree(lab)
     # A trainee's leftover edit from an earlier attempt: the drill must start from faulty code.
     ledger = lab / "services" / "billing" / "ledger.py"
