@@ -15,9 +15,11 @@ import typer
 from rich.console import Console
 
 from drill import fixes, lab, observability
+from drill.audit.cli import audit_command
 from drill.conductor import commands as conductor
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
+from drill.review.cli import review_app
 from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
 
@@ -183,6 +185,9 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
         raise _fail(str(exc), EXIT_FAIL) from None
 
 
+# Review drills and the PR audit live in their own packages (drill/review, drill/audit).
+app.add_typer(review_app, name="review")
+app.command("audit")(audit_command)
 conductor.register(app)  # start, status, watch, hint, diagnose, end, postmortem, report, selftest
 
 

@@ -99,6 +99,7 @@ def load_history(session: Session, rows: Iterable[SeedRow]) -> None:
 def reported_balances(session: Session) -> dict[str, str]:
     """Every user's balance as `get_balance` reports it."""
     totals: dict[str, float] = {}
+    # audit: allow[unbounded-query] the reconciliation job compares every account, by design
     for user_id, amount in session.execute(
         select(Transaction.user_id, Transaction.amount).order_by(Transaction.seq)
     ):
@@ -109,6 +110,7 @@ def reported_balances(session: Session) -> dict[str, str]:
 def audit_trail(session: Session) -> Iterator[tuple[str, str, str]]:
     """(user_id, request_id, payload as received) of every ledger entry, oldest first."""
     query = select(Transaction.user_id, Transaction.request_id, Transaction.payload)
+    # audit: allow[unbounded-query] the reconciliation job reads the whole ledger, by design
     yield from session.execute(query.order_by(Transaction.seq)).tuples()
 
 

@@ -2,6 +2,8 @@
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,13 +74,29 @@ def test_an_unreadable_lab_state_is_reported_not_a_traceback(tree: Path) -> None
 
 
 @pytest.mark.slow
+@contextmanager
+def _squat_on_billing_port() -> Iterator[tuple[socket.socket, int]]:
+    """A socket bound to billing's port under some valid DRILL_PORT_OFFSET, and that offset.
+
+    The offset is picked, not the port: an OS-chosen free port can lie beyond the largest offset
+    `drill` accepts, and then `drill up` rightly refuses the offset instead of the port.
+    """
+    for offset in range(1000, 40_000, 997):
+        squatter = socket.socket()
+        try:
+            squatter.bind(("127.0.0.1", 8001 + offset))
+        except OSError:
+            squatter.close()
+            continue
+        with squatter:
+            yield squatter, offset
+        return
+    pytest.fail("no free port for billing under any offset tried")
+
+
 def test_up_refuses_a_port_another_program_holds(tree: Path) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
+    with _squat_on_billing_port() as (squatter, offset):
         squatter.listen()
-        offset = squatter.getsockname()[1] - 8001
-        if offset < 0:
-            pytest.skip("the free port the OS gave is below billing's port")
         # A listener that never answers HTTP: the lab must not mistake it for a free port.
         result = drill(tree, "up", "--mode", "local", env={"DRILL_PORT_OFFSET": str(offset)})
     drill(tree, "down", env={"DRILL_PORT_OFFSET": str(offset)})

@@ -142,6 +142,7 @@ def reported_balances(session: Session) -> dict[str, str]:
     """Every user's balance as `get_balance` reports it."""
     return {
         user_id: f"{balance:.2f}"
+        # audit: allow[unbounded-query] the reconciliation job compares every account, by design
         for user_id, balance in session.execute(select(Balance.user_id, Balance.balance))
     }
 
@@ -149,6 +150,7 @@ def reported_balances(session: Session) -> dict[str, str]:
 def audit_trail(session: Session) -> Iterator[tuple[str, str, str]]:
     """(user_id, request_id, payload as received) of every ledger entry, oldest first."""
     query = select(Transaction.user_id, Transaction.request_id, Transaction.payload)
+    # audit: allow[unbounded-query] the reconciliation job reads the whole ledger, by design
     yield from session.execute(query.order_by(Transaction.seq)).tuples()
 
 

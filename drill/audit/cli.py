@@ -1,0 +1,75 @@
+"""`drill audit [PATH | --diff REV] [--json]`: the checklist as code, on a tree or on a change."""
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from drill.audit.runner import AuditError, audit, changed_lines, git_root
+
+EXIT_FOUND = 1
+EXIT_USAGE = 2
+out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
+err = Console(stderr=True, emoji=False)
+
+
+def audit_root(target: Path) -> Path:
+    """Where imports resolve from: the first folder above the target that is not a package."""
+    folder = target if target.is_dir() else target.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def audit_command(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="File or folder to audit (default: services/ here, else here)."),
+    ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option("--diff", metavar="REV", help="Audit only the lines changed since REV."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Check code against the PR checklist (exit 0 clean, 1 findings, 2 bad usage)."""
+    started = time.perf_counter()
+    try:
+        if path is not None and diff is not None:
+            raise AuditError("give a PATH or --diff REV, not both")
+        if diff is not None:
+            root = git_root(Path.cwd())
+            findings = audit(root, [root], changed_lines(root, diff))
+            scope = f"lines changed since {diff}"
+        else:
+            cwd = Path.cwd()
+            target = path if path is not None else cwd / "services"
+            if path is None and not target.is_dir():
+                target = cwd
+            target = target.resolve()
+            if not target.exists():
+                raise AuditError(f"no such file or folder: {path}")
+            root = audit_root(target)
+            findings = audit(root, [target])
+            scope = str(target)
+    except AuditError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(
+            json.dumps({"root": str(root), "findings": [f.as_json() for f in findings]}, indent=2)
+        )
+    else:
+        for f in findings:
+            out.print(
+                f"{f.path}:{f.line}: [bold]{f.item}[/] {f.message} [dim]({f.check})[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
+        verdict = f"[red]{len(findings)} finding(s)[/]" if findings else "[green]clean[/]"
+        out.print(f"drill audit: {verdict} in {scope} ({elapsed:.1f} s)", highlight=False)
+    raise typer.Exit(EXIT_FOUND if findings else 0)

@@ -1,0 +1,185 @@
+"""`drill review`: list, read, and submit findings on the catalogue's flawed pull requests."""
+
+import re
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from drill.checklist import Item
+from drill.review import catalogue, store
+from drill.review.scoring import TOLERANCE, BadFinding, Verdict, parse_finding, score
+
+EXIT_USAGE = 2
+
+review_app = typer.Typer(
+    help="Review drills: find the planted faults in plausible pull requests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
+err = Console(stderr=True, emoji=False)
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)")
+
+
+def numbered_diff(patch: str) -> Text:
+    """The diff in colour, each line after the change numbered as in the changed file: the
+    number a finding's FILE:LINE needs."""
+    highlighted = Syntax(patch, "diff", theme="ansi_dark").highlight(patch)
+    numbered = Text()
+    line_no: int | None = None
+    for raw, shown in zip(patch.splitlines(), highlighted.split("\n"), strict=False):
+        gutter = ""
+        if match := _HUNK.match(raw):
+            line_no = int(match.group("start"))
+        elif line_no is not None and raw[:1] in {"+", " "} and not raw.startswith("+++"):
+            gutter = str(line_no)
+            line_no += 1
+        elif raw.startswith("diff --git"):
+            line_no = None
+        numbered.append(f"{gutter:>5} ", style="dim")
+        numbered.append_text(shown)
+        numbered.append("\n")
+    return numbered
+
+
+TeamOption = Annotated[str, typer.Option("--team", help="The team's name, as in the drill log.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _pull_request(pr_id: str) -> catalogue.PullRequest:
+    try:
+        return catalogue.load(pr_id)
+    except catalogue.CatalogueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _team(team: str) -> str:
+    if not team.strip():
+        raise _fail("--team must name the team")
+    return team.strip()
+
+
+def _rate(rate: float | None) -> str:
+    return "no submissions yet" if rate is None else f"{rate:.0%}"
+
+
+@review_app.command("list")
+def list_prs(
+    team: Annotated[str | None, typer.Option("--team", help="Show this team's results.")] = None,
+) -> None:
+    """The pull requests of the catalogue (with --team: what the team found in each)."""
+    table = Table(title="Review drills: pull requests", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    table.add_column("files", overflow="fold")
+    done = store.reviewed(_team(team)) if team is not None else {}
+    if team is not None:
+        table.add_column(f"{team}: found", justify="right")
+    for pr_id in catalogue.ids():
+        pr = _pull_request(pr_id)
+        row = [pr.id, pr.title, "\n".join(pr.files)]
+        if team is not None:
+            found = done.get(pr_id)
+            row.append(f"{found[0]}/{found[1]}" if found else "-")
+        table.add_row(*row)
+    out.print(table)
+    if team is not None:
+        out.print(f"Detection rate of {team}: {_rate(store.detection_rate(team))}")
+
+
+@review_app.command()
+def show(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")]) -> None:
+    """The pull request as a reviewer sees it: title, description, and the diff."""
+    pr = _pull_request(pr_id)
+    header = Group(
+        f"[bold]{pr.id}: {pr.title}[/]  [dim]by {pr.author}[/]",
+        "",
+        Markdown(pr.description),
+    )
+    out.print(Panel(header, title="pull request", title_align="left"))
+    out.print(numbered_diff(pr.patch), soft_wrap=True)
+    out.print(
+        f"[dim]Submit: drill review submit {pr.id} --team NAME --finding FILE:LINE:ITEM ...  "
+        f"(items: {', '.join(i.value for i in Item)}; LINE is the number in the left margin: "
+        "the line in the file after the change)[/]",
+        highlight=False,
+    )
+
+
+@review_app.command()
+def submit(
+    pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")],
+    team: TeamOption,
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--finding",
+            help="FILE:LINE:ITEM, repeatable; LINE in the file after the change.",
+        ),
+    ] = None,
+) -> None:
+    """Score the team's findings against the answer key and record them in the drill log."""
+    pr = _pull_request(pr_id)
+    team = _team(team)
+    try:
+        findings = [parse_finding(text) for text in finding or []]
+        faults = catalogue.answer_key(pr.id)
+    except (BadFinding, catalogue.CatalogueError) as exc:
+        raise _fail(str(exc)) from None
+    result = score(faults, findings)
+    store.record(team, pr.id, result)
+    table = Table(title=f"{team} on {pr.id}: {pr.title}", title_justify="left")
+    table.add_column("finding")
+    table.add_column("verdict")
+    colours = {Verdict.FOUND: "green", Verdict.DUPLICATE: "yellow", Verdict.FALSE_ALARM: "red"}
+    for item, verdict in result.verdicts:
+        table.add_row(str(item), f"[{colours[verdict]}]{verdict}[/]")
+    if result.verdicts:
+        out.print(table)
+    out.print(
+        f"found {result.found} of {result.planted} planted, missed {len(result.missed)}, "
+        f"false alarms {result.false_alarms}  (a line counts within ±{TOLERANCE} of the fault)"
+    )
+    out.print(f"Detection rate of {team}: {_rate(store.detection_rate(team))}")
+
+
+@review_app.command("score")
+def team_score(team: TeamOption) -> None:
+    """The team's totals over every review it submitted."""
+    totals = store.team_score(_team(team))
+    out.print(
+        f"{totals.team}: {totals.submissions} submission(s), found {totals.found} of "
+        f"{totals.planted} planted faults, {totals.false_alarms} false alarms; "
+        f"detection rate {_rate(totals.detection_rate)}"
+    )
+
+
+@review_app.command()
+def key(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")]) -> None:
+    """Instructors only: the answer key of a pull request, for the debrief."""
+    pr = _pull_request(pr_id)
+    try:
+        faults = catalogue.answer_key(pr.id)
+    except catalogue.CatalogueError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"[bold]{pr.id}: {pr.title}[/] (answer key: instructors only)")
+    for fault in faults:
+        ranges = ", ".join(f"{a}-{b}" for a, b in fault.ranges)
+        by = "drill audit finds it" if fault.audit else "only a reviewer finds it"
+        out.print(f"- [bold]{fault.item}[/] {fault.file}:{ranges} ({by})", highlight=False)
+        out.print(f"  {' '.join(fault.why.split())}", highlight=False)
+        if fault.human_only:
+            why_not = " ".join(fault.human_only.split())
+            out.print(f"  [dim]Why not the audit: {why_not}[/]", highlight=False)

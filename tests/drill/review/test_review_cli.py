@@ -1,0 +1,77 @@
+"""`drill review` as a trainee and an instructor run it: a real subprocess each time."""
+
+import sqlite3
+from pathlib import Path
+
+from drill.datadir import drill_log_path
+from tests.conftest import drill
+
+
+def test_list_and_show_present_the_pull_request_without_its_answer_key(tmp_path: Path) -> None:
+    listed = drill(tmp_path, "review", "list")
+    shown = drill(tmp_path, "review", "show", "pr-04")
+
+    assert listed.returncode == 0 and "pr-09" in listed.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert "orders: resilient catalog lookups" in shown.stdout
+    # Numbered as in the file after the change: the LINE a finding names.
+    assert "   98 +        transport=httpx.RetryTransport(" in shown.stdout
+    assert "hallucinated" not in shown.stdout.split("Submit:")[0]
+
+
+def test_submit_scores_records_and_shows_the_detection_rate(tmp_path: Path) -> None:
+    result = drill(
+        tmp_path,
+        "review",
+        "submit",
+        "pr-07",
+        "--team",
+        "red",
+        "--finding",
+        "services/billing/receipts.py:20:string-built-sql-or-shell",
+        "--finding",
+        "services/billing/receipts.py:5:float-money",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "found 1 of 2 planted, missed 1, false alarms 1" in result.stdout
+    assert "Detection rate of red: 50%" in result.stdout
+    with sqlite3.connect(drill_log_path()) as db:
+        verdicts = db.execute("SELECT item, verdict FROM review_findings ORDER BY id").fetchall()
+    assert verdicts == [("string-built-sql-or-shell", "found"), ("float-money", "false-alarm")]
+    score = drill(tmp_path, "review", "score", "--team", "red")
+    assert "detection rate 50%" in score.stdout
+    listed = drill(tmp_path, "review", "list", "--team", "red")
+    assert "1/2" in listed.stdout
+
+
+def test_unknown_pull_request_and_malformed_findings_are_bad_usage(tmp_path: Path) -> None:
+    unknown = drill(tmp_path, "review", "show", "pr-99")
+    malformed = drill(tmp_path, "review", "submit", "pr-01", "--team", "red", "--finding", "x.py")
+    bad_item = drill(
+        tmp_path, "review", "submit", "pr-01", "--team", "red", "--finding", "x.py:3:typo"
+    )
+    no_team = drill(tmp_path, "review", "submit", "pr-01", "--team", " ")
+
+    assert unknown.returncode == 2 and "no pull request 'pr-99'" in unknown.stderr
+    assert malformed.returncode == 2 and "is not FILE:LINE:ITEM" in malformed.stderr
+    assert bad_item.returncode == 2 and "unknown checklist item 'typo'" in bad_item.stderr
+    assert no_team.returncode == 2 and "--team" in no_team.stderr
+    assert not drill_log_path().exists() or _submissions() == 0
+
+
+def _submissions() -> int:
+    with sqlite3.connect(drill_log_path()) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "review_submissions" not in tables:
+            return 0
+        return int(db.execute("SELECT count(*) FROM review_submissions").fetchone()[0])
+
+
+def test_the_instructors_key_says_where_each_fault_is_and_who_can_find_it(tmp_path: Path) -> None:
+    result = drill(tmp_path, "review", "key", "pr-02")
+
+    assert result.returncode == 0, result.stderr
+    assert "rbac-mismatch services/billing/api/routes/refunds.py:12-17" in result.stdout
+    assert "only a reviewer finds it" in result.stdout
+    assert "float-money services/billing/schemas.py:24-24 (drill audit finds it)" in result.stdout
