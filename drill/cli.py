@@ -17,6 +17,7 @@ from rich.console import Console
 
 from drill import fixes, lab, observability
 from drill.audit.cli import audit_command
+from drill.conductor import commands as conductor
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
@@ -24,7 +25,7 @@ from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
 
 app = typer.Typer(
-    help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix.",
+    help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix, run a drill.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -149,6 +150,7 @@ def verify(
     if not as_json:
         out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
+    drill_run = conductor.before_verify(chosen.id, root)  # a verify during a drill is recorded
     try:
         card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:
@@ -157,6 +159,7 @@ def verify(
         print(json.dumps(card.as_json(), indent=2))
     else:
         print_verdict(out, card)
+    conductor.after_verify(drill_run, card, err if as_json else out)
     raise typer.Exit(0 if card.passed else EXIT_FAIL)
 
 
@@ -208,6 +211,7 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
 # Review drills and the PR audit live in their own packages (drill/review, drill/audit).
 app.add_typer(review_app, name="review")
 app.command("audit")(audit_command)
+conductor.register(app)  # start, status, watch, hint, diagnose, end, postmortem, report, selftest
 
 
 def main() -> None:

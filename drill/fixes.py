@@ -122,9 +122,22 @@ def _poisoned_versions(root: Path, scenario: str, files: list[str]) -> dict[str,
             check=False,
         )
         if shown.returncode != 0:
+            if _absent_from_head(root, rel):
+                versions[rel] = None  # the fix creates this file: the committed code has none
+                continue
             raise FixError(
                 f"{scenario} was never solved in this tree and git cannot show HEAD:{rel} "
                 f"({shown.stderr.decode(errors='replace').strip()}); nothing to reset from"
             )
         versions[rel] = shown.stdout
     return versions
+
+
+def _absent_from_head(root: Path, rel: str) -> bool:
+    """Whether git answers for the tree and HEAD holds no file at `rel`."""
+    listed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        ["git", "-C", str(root), "ls-tree", "--name-only", "HEAD", "--", rel],  # noqa: S607
+        capture_output=True,
+        check=False,
+    )
+    return listed.returncode == 0 and not listed.stdout.strip()

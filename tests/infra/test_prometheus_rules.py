@@ -153,3 +153,12 @@ def test_the_runbook_url_names_an_existing_runbook_and_heading(name: str) -> Non
     assert runbook.is_file(), f"{name}: {runbook} does not exist"
     assert anchor, f"{name}: {url} names no section"
     assert anchor in _anchors(runbook), f"{name}: {runbook.name} has no heading #{anchor}"
+
+
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_the_runbook_url_is_trainee_safe_never_an_answer_key(name: str) -> None:
+    # Trainees follow these links during a drill: each leads to its alert's own section of the
+    # symptom-level page, never into runbooks/instructor/ (the answer keys).
+    url = ALERTS[name]["annotations"]["runbook_url"]
+    assert "instructor" not in url, f"{name}: {url} leads to an answer key"
+    assert url == f"runbooks/alerts.md#{name.lower()}", f"{name}: {url}"

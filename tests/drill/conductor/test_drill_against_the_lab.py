@@ -1,0 +1,190 @@
+"""A whole 60-minute drill, and `drill selftest`, against the real local lab: real `drill`
+subprocesses, real Locust load, real graders. Time is set through DRILL_NOW, never slept through."""
+
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from drill.conductor.journal import Journal
+from drill.conductor.load import running, stop
+from drill.scenarios.float_drift import SCENARIO as FLOAT_DRIFT
+from tests.conftest import drill
+
+pytestmark = pytest.mark.slow
+
+
+def commit_tree(tree: Path) -> None:
+    """Make the tree a git checkout, as a trainee's is, so `drill start` can restore the faulty
+    code from HEAD and the post-mortem can list what the team changed."""
+    git = ["git", "-C", str(tree), "-c", "user.name=drill", "-c", "user.email=drill@lab"]
+    # As the repository's own .gitignore: the running lab's state is never committed (and it
+    # changes while git reads it).
+    (tree / ".gitignore").write_text(".drill/\nreports/\n__pycache__/\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "lab"], check=True)
+
+
+def clock_of(started: datetime) -> Callable[[float], dict[str, str]]:
+    """The environment that sets the conductor's clock `minutes` after `started`."""
+
+    def at(minutes: float) -> dict[str, str]:
+        return {"DRILL_NOW": (started + timedelta(minutes=minutes)).isoformat()}
+
+    return at
+
+
+@pytest.fixture
+def drills_end(lab: Path) -> Iterator[Path]:
+    """The lab; after the test, whatever happened, no drill's Locust is left running."""
+    try:
+        yield lab
+    finally:
+        leftover = Journal().active()
+        if leftover is not None:
+            stop(leftover.load_pid)
+
+
+def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
+    lab = drills_end
+    commit_tree(lab)
+    # A trainee's leftover edit from an earlier attempt: the drill must start from faulty code.
+    ledger = lab / "services" / "billing" / "ledger.py"
+    faulty = ledger.read_text()
+    ledger.write_text(faulty + "\n# leftover edit\n")
+
+    started = drill(lab, "start", "float-drift", "--team", "red", "--users", "2")
+
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "PAGE" in started.stdout and "BillingLedgerDrift" in started.stdout
+    page = started.stdout.split("PAGE")[1].split("Drill #")[0]
+    assert not re.search(r"float|idempot|decimal", page, re.I), page
+    assert ledger.read_text() == faulty
+    assert list((lab / ".drill" / "saved").rglob("ledger.py"))
+    drill_run = Journal().active()
+    assert drill_run is not None and running(drill_run.load_pid)
+    at = clock_of(drill_run.started_at)
+
+    again = drill(lab, "start", "n-plus-one", "--team", "blue")
+    assert again.returncode == 2 and "still running" in again.stderr
+
+    alerting = drill(lab, "status", env=at(1))
+    assert alerting.returncode == 0, alerting.stderr
+    assert "Phase: Alerting" in alerting.stdout
+    assert f"Load: running (Locust pid {drill_run.load_pid})" in alerting.stdout
+    assert re.search(r"Alerts: |Firing alerts", alerting.stdout)
+
+    dark = drill(lab, "status", env=at(6))
+    assert "Phase: Dark-room investigation" in dark.stdout
+    assert drill(lab, "watch", "--interval", "0.5", "--count", "2", env=at(7)).returncode == 0
+    assert "Hint 1 of" in drill(lab, "hint", env=at(8)).stdout
+    assert "Hint 2 of" in drill(lab, "hint", env=at(10)).stdout
+    wrong = drill(lab, "diagnose", "--service", "orders", "--mechanism", "1", env=at(12))
+    assert "Not yet" in wrong.stdout
+    right = drill(
+        lab,
+        "diagnose",
+        "--service",
+        "billing",
+        "--mechanism",
+        "float-money-no-idempotency",
+        env=at(16),
+    )
+    assert "isolated at 16:00" in right.stdout
+
+    failing = drill(lab, "verify", "float-drift", env=at(32))
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "Recorded as attempt 1 of drill #1, at 32:00" in failing.stdout
+
+    # The team's fix: here, the reference fix's files written over the faulty ones by hand, so
+    # that the post-mortem sees the team's own change in git.
+    for rel in ("ledger.py", "models.py", "schemas.py"):
+        fixed = lab / "solutions" / "float-drift" / "services" / "billing" / rel
+        (lab / "services" / "billing" / rel).write_bytes(fixed.read_bytes())
+    restarted = drill(lab, "down"), drill(lab, "up", "--mode", "local")
+    assert restarted[1].returncode == 0, restarted[1].stderr
+    passing = drill(lab, "verify", "float-drift", "--json", env=at(41))
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "Recorded as attempt 2 of drill #1, at 41:00" in passing.stderr
+
+    assert "Phase: Post-mortem" in drill(lab, "status", env=at(46)).stdout
+    ended = drill(lab, "end", env=at(47))
+    assert ended.returncode == 0, ended.stderr
+    assert "load stopped" in ended.stdout
+    assert not running(drill_run.load_pid)
+
+    written = drill(lab, "postmortem", env=at(50))
+    assert written.returncode == 0, written.stderr
+    text = (lab / "reports" / "postmortems" / "drill-1-float-drift.md").read_text()
+    timeline = text.split("## Timeline")[1].split("## Root cause")[0]
+    order = [
+        "Drill started",
+        "Hint 1 taken",
+        "Hint 2 taken",
+        "not right yet",
+        "right.",
+        "attempt 1: FAIL",
+        "attempt 2: **PASS**",
+        "Drill ended",
+    ]
+    positions = [timeline.index(step) for step in order]
+    assert positions == sorted(positions), timeline
+    assert "(+16:00)" in timeline and "(+41:00)" in timeline
+    assert "services/billing/ledger.py" in text  # what fixed it: the team's change, from git
+    assert "Client side (Locust" in text
+    assert "What the grader measured on the first `drill verify`" in text
+    assert "| Root cause isolated in under 20 min | 16:00 | met |" in text
+    assert "| Fix verified within the 60 minutes | at 41:00, after 2 attempt(s) | met |" in text
+    assert "| Hints used (at most 2) | 2 of 4 | met |" in text
+
+    reported = drill(lab, "report", "--team", "red")
+    assert "float-drift" in reported.stdout and "16:00 (met)" in reported.stdout
+
+    # Rotation: the team has done float-drift, so --random picks another drill.
+    rotated = drill(lab, "start", "--random", "--team", "red", "--users", "1")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    second = Journal().active()
+    assert second is not None and second.scenario != "float-drift"
+    assert drill(lab, "end").returncode == 0
+
+
+def test_selftest_proves_every_drill_round_trips_on_the_lab(lab: Path) -> None:
+    commit_tree(lab)
+
+    result = drill(lab, "selftest", timeout=900)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Every drill is ready (3 in" in result.stdout
+    for scenario in ("float-drift", "circular-deadlock", "n-plus-one"):
+        assert re.search(rf"{scenario}\s+.*yes\s+.*yes\s+.*ready", result.stdout), result.stdout
+    # The tree is left faulty, as it was: nothing of the reference fixes remains.
+    assert (
+        subprocess.run(
+            ["git", "-C", str(lab), "status", "--porcelain", "services"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        == ""
+    )
+
+
+def test_selftest_says_which_drill_is_broken(lab: Path) -> None:
+    # A lab whose committed "faulty" billing is already the fix: the grader cannot catch a fault.
+    for rel in ("ledger.py", "models.py", "schemas.py"):
+        fixed = lab / "solutions" / "float-drift" / "services" / "billing" / rel
+        (lab / "services" / "billing" / rel).write_bytes(fixed.read_bytes())
+    commit_tree(lab)
+    restarted = drill(lab, "down"), drill(lab, "up", "--mode", "local")
+    assert restarted[1].returncode == 0, restarted[1].stderr
+
+    result = drill(lab, "selftest", FLOAT_DRIFT.id, env={"COLUMNS": "250", **os.environ})
+
+    assert result.returncode == 1
+    assert "NO: the grader misses the fault" in result.stdout
+    assert "broken drills: float-drift" in result.stderr
