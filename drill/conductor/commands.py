@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from drill import fixes, lab
+from drill import fixes, lab, review
 from drill.conductor import (
     alerts,
     changes,
@@ -368,14 +368,20 @@ def postmortem_command(
 def report_command(
     team: Annotated[str | None, typer.Option(help="Only this team's drills.")] = None,
 ) -> None:
-    """A team's drills side by side: time to isolate, hints, verify attempts, fix time."""
+    """A team's drills side by side: time to isolate, hints, verify attempts, fix time; and its
+    review drills' hallucination detection rate."""
     journal = _journal()
     summaries = report.team_summaries(journal, team)
-    if not summaries:
+    teams = [team] if team else sorted({s.drill.team for s in summaries} | set(review.teams()))
+    scores = [score for score in map(review.team_score, teams) if score.submissions]
+    if not summaries and not scores:
         out.print(f"No drills yet{f' for team {team}' if team else ''}.")
         return
-    title = f"Drills of team {team}" if team else "Drills of every team"
-    out.print(report.table(summaries, title))
+    if summaries:
+        title = f"Drills of team {team}" if team else "Drills of every team"
+        out.print(report.table(summaries, title))
+    if scores:
+        out.print(report.review_table(scores))
 
 
 def selftest_command(

@@ -16,6 +16,7 @@ from drill.conductor import clock, diagnose, hints, impact
 from drill.conductor.content import Content, ContentError, load
 from drill.conductor.journal import DIAGNOSIS, IMPACT, VERIFY, Drill, Journal
 from drill.conductor.phases import DRILL_MINUTES
+from drill.review import TeamScore
 
 # A team that needs more than this many hints has not isolated the fault on its own.
 HINT_BUDGET = 2
@@ -128,6 +129,23 @@ def add_column(column: ReportColumn, *, before: str | None = None) -> None:
     """Add a column to `drill report` (at the end, or before the named header)."""
     headers = [c.header for c in COLUMNS]
     COLUMNS.insert(headers.index(before) if before in headers else len(COLUMNS), column)
+
+
+def review_table(scores: list[TeamScore]) -> Table:
+    """Each team's review drills: the hallucination detection rate, the seed's competency metric."""
+    grid = Table(title="Review drills (drill review)", title_justify="left")
+    for header in ("team", "reviews", "faults found", "false alarms", "detection rate"):
+        grid.add_column(header, justify="left" if header == "team" else "right")
+    for score in scores:
+        rate = score.detection_rate
+        grid.add_row(
+            score.team,
+            str(score.submissions),
+            f"{score.found} of {score.planted}",
+            str(score.false_alarms),
+            "-" if rate is None else f"{rate:.0%}",
+        )
+    return grid
 
 
 def table(summaries: list[DrillSummary], title: str) -> Table:

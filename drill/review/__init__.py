@@ -1,8 +1,9 @@
 """Review drills ("Find the Hallucination"): flawed pull requests, scored findings, a drill log.
 
-`detection_rate(team)` is the share of planted faults a team has found over its submissions.
+`detection_rate(team)` is the share of planted faults a team has found over its submissions (the
+hallucination detection rate `drill report` shows beside the team's incident drills).
 """
 
-from drill.review.store import detection_rate
+from drill.review.store import TeamScore, detection_rate, team_score, teams
 
-__all__ = ["detection_rate"]
+__all__ = ["TeamScore", "detection_rate", "team_score", "teams"]

@@ -118,6 +118,12 @@ def team_score(team: str) -> TeamScore:
     return TeamScore(team, int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
+def teams() -> list[str]:
+    """Every team that has submitted a review, by name."""
+    with _session() as session:
+        return list(session.scalars(select(Submission.team).distinct().order_by(Submission.team)))
+
+
 def reviewed(team: str) -> dict[str, tuple[int, int]]:
     """Per pull request, the team's best (found, planted) so far."""
     with _session() as session:

@@ -2,6 +2,7 @@
 and a drill seeded straight into the journal so that time can be set, not slept through."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,27 @@ def test_report_and_postmortem_with_an_empty_drill_log(tree: Path) -> None:
 
     assert reported.returncode == 0 and "No drills yet for team red" in reported.stdout
     assert written.returncode == 2 and "no drill" in written.stderr
+
+
+def test_report_shows_a_teams_review_detection_rate_beside_its_drills(tree: Path) -> None:
+    submitted = drill(
+        tree,
+        "review",
+        "submit",
+        "pr-07",
+        "--team",
+        "red",
+        "--finding",
+        "services/billing/receipts.py:20:string-built-sql-or-shell",
+    )
+    red = drill(tree, "report", "--team", "red", env=NOBODY)
+    blue = drill(tree, "report", "--team", "blue", env=NOBODY)
+
+    assert submitted.returncode == 0, submitted.stderr
+    assert red.returncode == 0, red.stderr
+    assert "Review drills" in red.stdout
+    assert re.search(r"red\s+│\s+1\s+│\s+1 of 2\s+│\s+0\s+│\s+50%", red.stdout), red.stdout
+    assert "No drills yet for team blue" in blue.stdout
 
 
 @pytest.mark.parametrize(
