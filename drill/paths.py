@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+# The checkout this package was installed from (an editable install): where runbooks/ and loadgen/
+# are read when the lab tree is a copy holding only the code it serves (the tests' trees).
+INSTALLED_REPO = Path(__file__).resolve().parents[1]
+
 
 class NotALabTree(Exception):
     """Raised when the command runs outside a checkout of the lab."""

@@ -11,12 +11,10 @@ from typing import Any
 
 import yaml
 
+from drill.paths import INSTALLED_REPO
 from drill.services import SERVICES
 
 INSTRUCTOR_DIR = Path("runbooks") / "instructor"
-# The checkout this package was installed from: the content when the lab tree is a copy without
-# runbooks/ (the tests' trees hold only the code they serve).
-_INSTALLED_REPO = Path(__file__).resolve().parents[2]
 
 
 class ContentError(Exception):
@@ -68,7 +66,7 @@ def content_dir(root: Path) -> Path:
     """runbooks/instructor of the lab tree, or of the installed checkout when the tree has
     none."""
     own = root / INSTRUCTOR_DIR
-    return own if own.is_dir() else _INSTALLED_REPO / INSTRUCTOR_DIR
+    return own if own.is_dir() else INSTALLED_REPO / INSTRUCTOR_DIR
 
 
 def _texts(raw: Any, where: str) -> tuple[str, ...]:

@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from drill.paths import INSTALLED_REPO
+
 # The drill lasts 60 minutes; the load stops by itself a little after, should nobody `drill end`.
 RUN_TIME = "75m"
 STOP_TIMEOUT_S = 15.0
-_INSTALLED_REPO = Path(__file__).resolve().parents[2]
 
 
 class LoadError(Exception):
@@ -39,7 +40,7 @@ class LoadProcess:
 def locustfile(root: Path, scenario: str) -> Path:
     """loadgen/<scenario_underscored>.py of the tree, or of the installed checkout."""
     name = f"{scenario.replace('-', '_')}.py"
-    for base in (root, _INSTALLED_REPO):
+    for base in (root, INSTALLED_REPO):
         if (base / "loadgen" / name).is_file():
             return base / "loadgen" / name
     raise LoadError(f"no load for scenario {scenario!r}: loadgen/{name} is missing")

@@ -14,6 +14,16 @@ from tests.drill.review.conftest import git, services_repo
 IDS = catalogue.ids()
 
 
+def _applied(pr_id: str, tmp_path: Path) -> Path:
+    """A git repository of today's services with the pull request applied."""
+    repo = services_repo(tmp_path / "repo")
+    patch = tmp_path / "change.patch"
+    patch.write_text(catalogue.load(pr_id).patch)
+    applied = git(repo, "apply", str(patch))
+    assert applied.returncode == 0, applied.stderr
+    return repo
+
+
 def test_the_catalogue_has_at_least_eight_pull_requests_covering_every_item() -> None:
     assert len(IDS) >= 8
     planted = {fault.item for pr_id in IDS for fault in catalogue.answer_key(pr_id)}
@@ -35,10 +45,7 @@ def test_the_pull_request_applies_cleanly_to_the_current_services(
 
 @pytest.mark.parametrize("pr_id", IDS)
 def test_the_answer_key_points_at_lines_the_change_touches(pr_id: str, tmp_path: Path) -> None:
-    repo = services_repo(tmp_path / "repo")
-    patch = tmp_path / "change.patch"
-    patch.write_text(catalogue.load(pr_id).patch)
-    assert git(repo, "apply", str(patch)).returncode == 0
+    repo = _applied(pr_id, tmp_path)
     changed = changed_lines(repo, "HEAD")
 
     for fault in catalogue.answer_key(pr_id):
@@ -51,10 +58,7 @@ def test_the_answer_key_points_at_lines_the_change_touches(pr_id: str, tmp_path:
 def test_the_audit_finds_each_fault_the_key_gives_it_and_raises_no_false_alarm(
     pr_id: str, tmp_path: Path
 ) -> None:
-    repo = services_repo(tmp_path / "repo")
-    patch = tmp_path / "change.patch"
-    patch.write_text(catalogue.load(pr_id).patch)
-    assert git(repo, "apply", str(patch)).returncode == 0
+    repo = _applied(pr_id, tmp_path)
 
     findings = audit(repo, [repo / "services"], changed_lines(repo, "HEAD"))
 
