@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from drill import fixes, lab, observability
 from drill.audit.cli import audit_command
 from drill.conductor import commands as conductor
+from drill.console import EXIT_FAIL, err, fail, out
 from drill.grading import LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
@@ -30,11 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-EXIT_FAIL = 1
-EXIT_USAGE = 2
 
 
 class Mode(StrEnum):
@@ -45,16 +40,11 @@ class Mode(StrEnum):
     LOCAL = "local"
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
 def _check_environment() -> None:
     try:
         port_offset()
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _root() -> Path:
@@ -62,13 +52,13 @@ def _root() -> Path:
     try:
         return find_root()
     except NotALabTree as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _scenario(scenario_id: str) -> Scenario:
     scenarios = registry()
     if scenario_id not in scenarios:
-        raise _fail(f"unknown scenario {scenario_id!r}; choose one of: {', '.join(scenarios)}")
+        raise fail(f"unknown scenario {scenario_id!r}; choose one of: {', '.join(scenarios)}")
     return scenarios[scenario_id]
 
 
@@ -103,7 +93,7 @@ def up(
     if mode is not Mode.LOCAL:
         why_not = lab.docker_unavailable(root)
         if why_not is not None and mode is Mode.DOCKER:
-            raise _fail(f"cannot start the Docker lab: {why_not}; or run `drill up --mode local`")
+            raise fail(f"cannot start the Docker lab: {why_not}; or run `drill up --mode local`")
         if why_not is not None:
             out.print(
                 f"[yellow]No Docker lab: {why_not}.[/] Starting the local lab instead "
@@ -120,7 +110,7 @@ def up(
             out.print("Starting the Docker lab (docker compose; the first start builds the image).")
             running = lab.start_docker(root, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     _print_lab(running, mode.value)
     out.print(
         f"[green]Lab is up[/] ({time.monotonic() - started:.0f} s). "
@@ -135,7 +125,7 @@ def down() -> None:
     try:
         stopped = lab.stop(root)
     except lab.LabError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     out.print(f"Stopped {', '.join(stopped)}." if stopped else "The lab is not running.")
 
 
@@ -154,7 +144,7 @@ def verify(
     try:
         card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         print(json.dumps(card.as_json(), indent=2))
     else:
@@ -171,7 +161,7 @@ def solve(scenario: Annotated[str, typer.Argument(help="Scenario id.")]) -> None
     try:
         outcome = fixes.solve(root, chosen.id)
     except fixes.FixError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     _report(root, chosen, "applied the reference fix to", outcome)
 
 
@@ -182,14 +172,14 @@ def reset(
 ) -> None:
     """Put SCENARIO's poisoned code back (restarting its services if the lab runs)."""
     if (scenario is None) == (not all_scenarios):
-        raise _fail("name one scenario, or pass --all")
+        raise fail("name one scenario, or pass --all")
     chosen = list(registry().values()) if all_scenarios else [_scenario(scenario or "")]
     root = _root()
     for item in chosen:
         try:
             outcome = fixes.reset(root, item.id)
         except fixes.FixError as exc:
-            raise _fail(str(exc), EXIT_FAIL) from None
+            raise fail(str(exc), EXIT_FAIL) from None
         _report(root, item, "restored the poisoned code of", outcome)
 
 
@@ -205,7 +195,7 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
             out.print(f"Restarting {', '.join(scenario.services)} to serve the new code ...")
             lab.restart(root, scenario.services, progress=lambda line: out.print(f"[dim]{line}[/]"))
     except lab.LabError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 # Review drills and the PR audit live in their own packages (drill/review, drill/audit).

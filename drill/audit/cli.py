@@ -6,14 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from drill.audit.runner import AuditError, audit, changed_lines, git_root
-
-EXIT_FOUND = 1
-EXIT_USAGE = 2
-out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
-err = Console(stderr=True, emoji=False)
+from drill.conductor.journal import running_drill
+from drill.console import EXIT_FAIL, fail, out
 
 
 def audit_root(target: Path) -> Path:
@@ -36,6 +32,9 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Check code against the PR checklist (exit 0 clean, 1 findings, 2 bad usage)."""
+    if (running := running_drill()) is not None:
+        # The audit names the code-visible planted faults by file and line.
+        raise fail(f"drill #{running.id} is running; the audit waits until after: drill end")
     started = time.perf_counter()
     try:
         if path is not None and diff is not None:
@@ -56,8 +55,7 @@ def audit_command(
             findings = audit(root, [target])
             scope = str(target)
     except AuditError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise fail(str(exc)) from None
     elapsed = time.perf_counter() - started
     if as_json:
         print(
@@ -72,4 +70,4 @@ def audit_command(
             )
         verdict = f"[red]{len(findings)} finding(s)[/]" if findings else "[green]clean[/]"
         out.print(f"drill audit: {verdict} in {scope} ({elapsed:.1f} s)", highlight=False)
-    raise typer.Exit(EXIT_FOUND if findings else 0)
+    raise typer.Exit(EXIT_FAIL if findings else 0)

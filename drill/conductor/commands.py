@@ -43,23 +43,14 @@ from drill.conductor.journal import (
     JournalError,
 )
 from drill.conductor.load import LoadError
+from drill.console import EXIT_FAIL, err, fail, out
 from drill.grading import LabUnreachable, Scorecard
 from drill.paths import NotALabTree, find_root
 from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
 
-out = Console()
-err = Console(stderr=True)
-
-EXIT_FAIL = 1
-EXIT_USAGE = 2
 P = ParamSpec("P")
 NO_DRILL = "no drill is running; start one: drill start SCENARIO --team NAME"
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
-    return typer.Exit(code)
 
 
 def _journal() -> Journal:
@@ -68,22 +59,22 @@ def _journal() -> Journal:
         port_offset()
         return Journal()
     except (clock.ClockError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 def _root() -> Path:
     try:
         return find_root()
     except NotALabTree as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _active(journal: Journal) -> Drill:
     drill = journal.active()
     if drill is None:
-        raise _fail(NO_DRILL)
+        raise fail(NO_DRILL)
     return drill
 
 
@@ -91,7 +82,7 @@ def _content(drill_root: Path, scenario: str) -> Content:
     try:
         return load(drill_root, scenario)
     except ContentError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 def _require_lab(scenario: Scenario) -> None:
@@ -101,11 +92,11 @@ def _require_lab(scenario: Scenario) -> None:
         try:
             ready = httpx.get(f"{url}/readyz", timeout=5.0).status_code == 200
         except httpx.HTTPError as exc:
-            raise _fail(
+            raise fail(
                 f"{name} does not answer at {url} ({type(exc).__name__}); start the lab: drill up"
             ) from None
         if not ready:
-            raise _fail(f"{name} at {url} is not ready; check `drill up` and its log")
+            raise fail(f"{name} at {url} is not ready; check `drill up` and its log")
 
 
 def _refresh(journal: Journal, drill: Drill, content: Content) -> status.Status:
@@ -132,9 +123,9 @@ def start(
 ) -> None:
     """Start a drill: reset SCENARIO to its faulty state, start its load, and page the team."""
     if (scenario is None) == (not random_pick):
-        raise _fail("name one scenario, or pass --random (with --team)")
+        raise fail("name one scenario, or pass --random (with --team)")
     if not team.strip():
-        raise _fail("--team needs a name")
+        raise fail("--team needs a name")
     journal = _journal()
     root = _root()
     scenarios = registry()
@@ -143,9 +134,9 @@ def start(
         out.print(f"[dim]Picked {scenario} for team {team}: {why}.[/]")
     assert scenario is not None
     if scenario not in scenarios:
-        raise _fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(scenarios)}")
+        raise fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(scenarios)}")
     if (running := journal.active()) is not None:
-        raise _fail(
+        raise fail(
             f"drill #{running.id} ({running.scenario}, team {running.team}) is still running; "
             "close it first: drill end"
         )
@@ -157,9 +148,9 @@ def start(
             journal, root=root, scenario=scenario, team=team, users=users or content.load_users
         )
     except DrillActive as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (LoadError, lab.LabError, fixes.FixError, OSError) as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     page = Panel(
         content.pager,
         title=f"PAGE  {drill.started_at:%H:%M:%S} UTC  to: on-call, team {team}",
@@ -184,7 +175,7 @@ def status_command() -> None:
     try:
         out.print(status.render(_refresh(journal, drill, content)))
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 def watch(
@@ -212,7 +203,7 @@ def watch(
     except KeyboardInterrupt:
         pass
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 def hint(
@@ -239,7 +230,7 @@ def hint(
     try:
         journal.record(drill.id, HINT, clock.now(), {"number": number})
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     out.print(f"[bold]Hint {number} of {len(content.hints)}[/]: {text}", highlight=False)
     out.print(f"[dim]Recorded at {clock.minutes(clock.now() - drill.started_at)}.[/]")
 
@@ -269,9 +260,9 @@ def diagnose_command(
                 raw = typer.prompt("Your answer (number or key)")
             answers[question.key] = diagnose.resolve(question, raw)
         except diagnose.BadChoice as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         except (typer.Abort, click.Abort, EOFError):  # stdin closed: no one to answer
-            raise _fail(
+            raise fail(
                 f"no answer for {question.key!r}: answer the prompt, or pass --service and "
                 "--mechanism"
             ) from None
@@ -285,7 +276,7 @@ def diagnose_command(
             {"answers": answers, "right": verdict.right, "correct": verdict.correct},
         )
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     elapsed = at - drill.started_at
     if verdict.correct:
         target = "within" if elapsed < diagnose.ISOLATION_TARGET else "over"
@@ -310,7 +301,7 @@ def end() -> None:
         conduct.sample_impact(journal, drill, content)
         ending = conduct.end(journal, drill)
     except JournalError as exc:
-        raise _fail(str(exc), EXIT_FAIL) from None
+        raise fail(str(exc), EXIT_FAIL) from None
     elapsed = clock.minutes(clock.now() - drill.started_at)
     load_note = "load stopped" if ending.load_was_running else "the load was not running"
     out.print(f"Drill #{drill.id} ended after {elapsed}; {load_note}.")
@@ -339,9 +330,12 @@ def postmortem_command(
     journal = _journal()
     drill = journal.get(drill_id) if drill_id is not None else journal.latest()
     if drill is None:
-        raise _fail(
+        raise fail(
             f"no drill #{drill_id} in the drill log" if drill_id else "no drill in the drill log"
         )
+    if drill.active:
+        # The post-mortem names the root cause and the fix: never during the drill.
+        raise fail(f"drill #{drill.id} is still running; the post-mortem comes after: drill end")
     summary = report.summarize(drill)
     fixed = [e for e in drill.of_kind(VERIFY) if e.data.get("passed")]
     note = fixed[0].data.get("changes", "") if fixed else ""
@@ -358,11 +352,10 @@ def postmortem_command(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {target}: {exc}", EXIT_FAIL) from None
+        raise fail(f"cannot write {target}: {exc}", EXIT_FAIL) from None
     if to_stdout:
         print(text)
-    state = " (the drill is still running)" if drill.active else ""
-    out.print(f"Post-mortem of drill #{drill.id} written to {target}{state}", highlight=False)
+    out.print(f"Post-mortem of drill #{drill.id} written to {target}", highlight=False)
 
 
 def report_command(
@@ -372,8 +365,12 @@ def report_command(
     review drills' hallucination detection rate."""
     journal = _journal()
     summaries = report.team_summaries(journal, team)
-    teams = [team] if team else sorted({s.drill.team for s in summaries} | set(review.teams()))
-    scores = [score for score in map(review.team_score, teams) if score.submissions]
+    try:
+        reviewers = review.teams()
+        teams = [team] if team else sorted({s.drill.team for s in summaries} | set(reviewers))
+        scores = [score for score in map(review.team_score, teams) if score.submissions]
+    except review.ReviewStoreError as exc:
+        raise fail(str(exc), EXIT_FAIL) from None
     if not summaries and not scores:
         out.print(f"No drills yet{f' for team {team}' if team else ''}.")
         return
@@ -394,10 +391,10 @@ def selftest_command(
     known = registry()
     chosen = scenarios or list(known)
     if unknown := [s for s in chosen if s not in known]:
-        raise _fail(f"unknown scenario {unknown[0]!r}; choose one of: {', '.join(known)}")
+        raise fail(f"unknown scenario {unknown[0]!r}; choose one of: {', '.join(known)}")
     journal = _journal()
     if (running := journal.active()) is not None:
-        raise _fail(
+        raise fail(
             f"drill #{running.id} is running; selftest would reset its code: drill end first"
         )
     root = _root()
@@ -412,7 +409,7 @@ def selftest_command(
                 selftest.run_one(root, known[scenario_id], lambda s: out.print(f"[dim]{s}[/]"))
             )
         except LabUnreachable as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     table = Table(title="drill selftest", title_justify="left")
     for column in ("scenario", "faulty code fails", "reference fix passes", "time", "verdict"):
         table.add_column(column)
@@ -433,7 +430,7 @@ def selftest_command(
     broken = [r.scenario for r in results if not r.ok]
     total = time.perf_counter() - started
     if broken:
-        raise _fail(f"broken drills: {', '.join(broken)} ({total:.0f} s)", EXIT_FAIL)
+        raise fail(f"broken drills: {', '.join(broken)} ({total:.0f} s)", EXIT_FAIL)
     out.print(f"[green]Every drill is ready[/] ({len(results)} in {total:.0f} s).")
 
 
@@ -446,7 +443,7 @@ def before_verify(scenario: str, root: Path) -> Drill | None:
             return None
         conduct.sample_impact(Journal(), drill, load(root, scenario))
         return drill
-    except (JournalError, ContentError, clock.ClockError) as exc:
+    except Exception as exc:  # recording is a side path: it must never break the grade
         err.print(f"[yellow]warning:[/] this verify is not recorded in the drill log: {exc}")
         return None
 
@@ -464,7 +461,7 @@ def after_verify(drill: Drill | None, card: Scorecard, console: Console) -> None
             card,
             changes.describe(drill.root, drill.scenario) if card.passed else "",
         )
-    except (JournalError, clock.ClockError) as exc:
+    except Exception as exc:  # recording is a side path: it must never break the grade
         err.print(f"[yellow]warning:[/] this verify is not recorded in the drill log: {exc}")
         return
     elapsed = clock.minutes(clock.now() - drill.started_at)
@@ -480,7 +477,7 @@ def _guarded(command: Callable[P, None]) -> Callable[P, None]:
         try:
             command(*args, **kwargs)
         except JournalError as exc:
-            raise _fail(str(exc), EXIT_FAIL) from None
+            raise fail(str(exc), EXIT_FAIL) from None
 
     return run
 

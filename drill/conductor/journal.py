@@ -143,7 +143,10 @@ class Journal:
     """Reads and writes drills in the drill log."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or drill_log_path()
+        try:
+            self.path = path or drill_log_path()
+        except OSError as exc:
+            raise JournalError(f"cannot make the drill log's folder: {exc}") from exc
         try:
             self.engine = _engine(self.path)
             Base.metadata.create_all(self.engine)  # creates only what is missing
@@ -228,3 +231,12 @@ class Journal:
             if team is not None:
                 query = query.where(DrillRow.team == team)
             return [_snapshot(row) for row in session.scalars(query)]
+
+
+def running_drill() -> Drill | None:
+    """The drill running now, or None; also None when the drill log cannot be read, since the
+    commands that ask (audit, review key) must not break on a broken log."""
+    try:
+        return Journal().active()
+    except JournalError:
+        return None

@@ -1,8 +1,7 @@
 """Per-drill summaries and `drill report`: a team's drills side by side.
 
-`team_summaries()` is the function to build on; `COLUMNS` is the table's layout, and
-`add_column()` adds one (e.g. a review feature's hallucination-detection rate) without touching
-the rest.
+`team_summaries()` is the function to build on; `COLUMNS` is the table's layout, one
+`ReportColumn` per column; `review_table()` adds the review drills' detection rate per team.
 """
 
 from collections.abc import Callable
@@ -123,12 +122,6 @@ COLUMNS: list[ReportColumn] = [
         lambda s: "running" if s.drill.active else f"ended after {_duration(s.duration)}",
     ),
 ]
-
-
-def add_column(column: ReportColumn, *, before: str | None = None) -> None:
-    """Add a column to `drill report` (at the end, or before the named header)."""
-    headers = [c.header for c in COLUMNS]
-    COLUMNS.insert(headers.index(before) if before in headers else len(COLUMNS), column)
 
 
 def review_table(scores: list[TeamScore]) -> Table:

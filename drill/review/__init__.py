@@ -4,6 +4,6 @@
 hallucination detection rate `drill report` shows beside the team's incident drills).
 """
 
-from drill.review.store import TeamScore, detection_rate, team_score, teams
+from drill.review.store import ReviewStoreError, TeamScore, detection_rate, team_score, teams
 
-__all__ = ["TeamScore", "detection_rate", "team_score", "teams"]
+__all__ = ["ReviewStoreError", "TeamScore", "detection_rate", "team_score", "teams"]

@@ -1,10 +1,12 @@
 """`drill review`: list, read, and submit findings on the catalogue's flawed pull requests."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.syntax import Syntax
@@ -12,10 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from drill.checklist import Item
+from drill.conductor.journal import running_drill
+from drill.console import EXIT_FAIL, fail, out
 from drill.review import catalogue, store
 from drill.review.scoring import TOLERANCE, BadFinding, Verdict, parse_finding, score
-
-EXIT_USAGE = 2
 
 review_app = typer.Typer(
     help="Review drills: find the planted faults in plausible pull requests.",
@@ -23,8 +25,6 @@ review_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(emoji=False)  # "file.py:100:" is a path and a line, not an emoji code
-err = Console(stderr=True, emoji=False)
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)")
 
@@ -53,21 +53,31 @@ def numbered_diff(patch: str) -> Text:
 TeamOption = Annotated[str, typer.Option("--team", help="The team's name, as in the drill log.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
-
-
 def _pull_request(pr_id: str) -> catalogue.PullRequest:
     try:
         return catalogue.load(pr_id)
     except catalogue.CatalogueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+
+
+def _refuse_during_a_drill(what: str) -> None:
+    """Exit 2 while an incident drill runs: `what` would hand the team its answers."""
+    if (running := running_drill()) is not None:
+        raise fail(f"drill #{running.id} is running; {what} wait until after: drill end")
+
+
+@contextmanager
+def _drill_log() -> Iterator[None]:
+    """A drill log that cannot be read or written is exit 1 with its message."""
+    try:
+        yield
+    except store.ReviewStoreError as exc:
+        raise fail(str(exc), EXIT_FAIL) from None
 
 
 def _team(team: str) -> str:
     if not team.strip():
-        raise _fail("--team must name the team")
+        raise fail("--team must name the team")
     return team.strip()
 
 
@@ -84,7 +94,9 @@ def list_prs(
     table.add_column("id", no_wrap=True)
     table.add_column("title")
     table.add_column("files", overflow="fold")
-    done = store.reviewed(_team(team)) if team is not None else {}
+    with _drill_log():
+        done = store.reviewed(_team(team)) if team is not None else {}
+        rate = store.detection_rate(team) if team is not None else None
     if team is not None:
         table.add_column(f"{team}: found", justify="right")
     for pr_id in catalogue.ids():
@@ -96,7 +108,7 @@ def list_prs(
         table.add_row(*row)
     out.print(table)
     if team is not None:
-        out.print(f"Detection rate of {team}: {_rate(store.detection_rate(team))}")
+        out.print(f"Detection rate of {team}: {_rate(rate)}")
 
 
 @review_app.command()
@@ -133,13 +145,18 @@ def submit(
     """Score the team's findings against the answer key and record them in the drill log."""
     pr = _pull_request(pr_id)
     team = _team(team)
+    if not finding:
+        raise fail("give the team's findings: --finding FILE:LINE:ITEM (repeatable)")
     try:
-        findings = [parse_finding(text) for text in finding or []]
+        findings = [parse_finding(text) for text in finding]
         faults = catalogue.answer_key(pr.id)
     except (BadFinding, catalogue.CatalogueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     result = score(faults, findings)
-    store.record(team, pr.id, result)
+    with _drill_log():
+        again = store.submitted_before(team, pr.id)
+        store.record(team, pr.id, result)
+        rate = store.detection_rate(team)
     table = Table(title=f"{team} on {pr.id}: {pr.title}", title_justify="left")
     table.add_column("finding")
     table.add_column("verdict")
@@ -152,13 +169,16 @@ def submit(
         f"found {result.found} of {result.planted} planted, missed {len(result.missed)}, "
         f"false alarms {result.false_alarms}  (a line counts within ±{TOLERANCE} of the fault)"
     )
-    out.print(f"Detection rate of {team}: {_rate(store.detection_rate(team))}")
+    if again:
+        out.print(f"[dim]Recorded; only {team}'s first review of {pr.id} counts in its rate.[/]")
+    out.print(f"Detection rate of {team}: {_rate(rate)}")
 
 
 @review_app.command("score")
 def team_score(team: TeamOption) -> None:
     """The team's totals over every review it submitted."""
-    totals = store.team_score(_team(team))
+    with _drill_log():
+        totals = store.team_score(_team(team))
     out.print(
         f"{totals.team}: {totals.submissions} submission(s), found {totals.found} of "
         f"{totals.planted} planted faults, {totals.false_alarms} false alarms; "
@@ -170,10 +190,11 @@ def team_score(team: TeamOption) -> None:
 def key(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")]) -> None:
     """Instructors only: the answer key of a pull request, for the debrief."""
     pr = _pull_request(pr_id)
+    _refuse_during_a_drill("the answer keys")
     try:
         faults = catalogue.answer_key(pr.id)
     except catalogue.CatalogueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(f"[bold]{pr.id}: {pr.title}[/] (answer key: instructors only)")
     for fault in faults:
         ranges = ", ".join(f"{a}-{b}" for a, b in fault.ranges)

@@ -10,11 +10,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, create_engine, func, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from drill.datadir import drill_log_path
-from drill.review import catalogue
 from drill.review.scoring import Score
 
 
@@ -54,15 +63,38 @@ class SubmittedFinding(ReviewBase):
     submission: Mapped[Submission] = relationship(back_populates="findings")
 
 
+class ReviewStoreError(Exception):
+    """The drill log cannot be read or written; the message names the file."""
+
+
 @contextmanager
 def _session() -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{drill_log_path()}")
+    try:
+        path = drill_log_path()
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 15})
+    except OSError as exc:
+        raise ReviewStoreError(f"cannot make the drill log's folder: {exc}") from exc
     try:
         ReviewBase.metadata.create_all(engine)  # ours only; other tables are left as they are
         with Session(engine) as session:
             yield session
+    except SQLAlchemyError as exc:
+        raise ReviewStoreError(f"the drill log {path} failed: {exc}") from exc
     finally:
         engine.dispose()
+
+
+def _first_reviews(team: str) -> Select[tuple[int]]:
+    """The ids of the team's first submission on each pull request: the one that counts (a
+    second try, after the debrief or the key, would only inflate the rate)."""
+    return select(func.min(Submission.id)).where(Submission.team == team).group_by(Submission.pr_id)
+
+
+def submitted_before(team: str, pr_id: str) -> bool:
+    """Whether the team has already reviewed this pull request."""
+    with _session() as session:
+        query = select(Submission.id).where(Submission.team == team, Submission.pr_id == pr_id)
+        return session.scalars(query.limit(1)).first() is not None
 
 
 def record(team: str, pr_id: str, result: Score) -> int:
@@ -105,7 +137,7 @@ class TeamScore:
 
 
 def team_score(team: str) -> TeamScore:
-    """The totals of every submission of the team."""
+    """The totals of the team's first review of each pull request."""
     with _session() as session:
         row = session.execute(
             select(
@@ -113,7 +145,7 @@ def team_score(team: str) -> TeamScore:
                 func.coalesce(func.sum(Submission.planted), 0),
                 func.coalesce(func.sum(Submission.found), 0),
                 func.coalesce(func.sum(Submission.false_alarms), 0),
-            ).where(Submission.team == team)
+            ).where(Submission.id.in_(_first_reviews(team)))
         ).one()
     return TeamScore(team, int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
@@ -125,17 +157,17 @@ def teams() -> list[str]:
 
 
 def reviewed(team: str) -> dict[str, tuple[int, int]]:
-    """Per pull request, the team's best (found, planted) so far."""
+    """Per pull request, (found, planted) of the team's first review: the one that counts."""
     with _session() as session:
         rows = session.execute(
-            select(Submission.pr_id, func.max(Submission.found), func.max(Submission.planted))
-            .where(Submission.team == team)
-            .group_by(Submission.pr_id)
-            .limit(len(catalogue.ids()))
+            select(Submission.pr_id, Submission.found, Submission.planted).where(
+                Submission.id.in_(_first_reviews(team))
+            )
         ).all()
     return {pr_id: (int(found), int(planted)) for pr_id, found, planted in rows}
 
 
 def detection_rate(team: str) -> float | None:
-    """Share of planted faults the team found, over all its submissions (None: none yet)."""
+    """Share of planted faults the team found, over its first review of each pull request
+    (None: none yet)."""
     return team_score(team).detection_rate

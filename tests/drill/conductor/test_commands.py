@@ -43,6 +43,35 @@ def test_without_a_running_drill_each_command_says_how_to_start_one(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [("audit",), ("review", "key", "pr-02")])
+def test_what_names_the_faults_waits_until_the_drill_ends(
+    seeded: Path, command: tuple[str, ...]
+) -> None:
+    during = drill(seeded, *command, env=at(10))
+    assert drill(seeded, "end", env=at(50)).returncode == 0
+    after = drill(seeded, *command, env=at(55))
+
+    assert during.returncode == 2 and "drill #1 is running" in during.stderr
+    assert "float-money" not in during.stdout
+    assert after.returncode in (0, 1) and "float-money" in after.stdout, after.stderr
+
+
+def test_verify_is_graded_even_when_the_drill_log_cannot_be_opened(
+    tree: Path, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+
+    result = drill(
+        tree, "verify", "float-drift", env={**NOBODY, "DRILL_DATA_DIR": str(not_a_folder)}
+    )
+
+    # No lab on this offset: the grader's own answer (exit 2), with a warning, not a traceback.
+    assert result.returncode == 2
+    assert "not recorded in the drill log" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_start_needs_one_scenario_or_random(tree: Path) -> None:
     assert drill(tree, "start", env=NOBODY).returncode == 2
     both = drill(tree, "start", "float-drift", "--random", env=NOBODY)
@@ -242,12 +271,18 @@ def test_an_unreadable_drill_log_is_exit_1_naming_the_file(
     assert "drill.db" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_postmortem_can_be_written_elsewhere_and_printed(seeded: Path, tmp_path: Path) -> None:
+def test_postmortem_waits_for_the_end_then_can_be_written_elsewhere_and_printed(
+    seeded: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "out" / "pm.md"
 
+    during = drill(seeded, "postmortem", "--print", env=at(20))
+    assert drill(seeded, "end", env=at(50)).returncode == 0
     result = drill(seeded, "postmortem", "--drill", "1", "--output", str(target), "--print")
 
+    # The post-mortem names the root cause and the fix: not while the team is still looking.
+    assert during.returncode == 2 and "drill end" in during.stderr
+    assert "Root cause" not in during.stdout
     assert result.returncode == 0, result.stderr
-    assert "(the drill is still running)" in result.stdout
     assert target.read_text() in result.stdout
     assert drill(seeded, "postmortem", "--drill", "9").returncode == 2

@@ -60,6 +60,43 @@ def test_unknown_pull_request_and_malformed_findings_are_bad_usage(tmp_path: Pat
     assert not drill_log_path().exists() or _submissions() == 0
 
 
+def test_only_a_teams_first_review_of_a_pull_request_counts(tmp_path: Path) -> None:
+    found_one = "services/billing/receipts.py:20:string-built-sql-or-shell"
+    first = drill(tmp_path, "review", "submit", "pr-07", "--team", "red", "--finding", found_one)
+    empty = drill(tmp_path, "review", "submit", "pr-07", "--team", "red")
+    again = drill(
+        tmp_path,
+        "review",
+        "submit",
+        "pr-07",
+        "--team",
+        "red",
+        "--finding",
+        found_one,
+        "--finding",
+        "services/billing/receipts.py:27:unlogged-error-path",
+    )
+    score = drill(tmp_path, "review", "score", "--team", "red")
+
+    assert first.returncode == 0 and "Detection rate of red: 50%" in first.stdout
+    assert empty.returncode == 2 and "--finding" in empty.stderr
+    assert again.returncode == 0, again.stderr
+    assert "only red's first review of pr-07 counts" in again.stdout
+    assert "Detection rate of red: 50%" in again.stdout
+    assert "1 submission(s), found 1 of 2" in score.stdout
+    assert _submissions() == 2
+
+
+def test_a_broken_drill_log_is_exit_1_naming_it(tmp_path: Path, drill_data_dir: Path) -> None:
+    drill_data_dir.mkdir(parents=True, exist_ok=True)
+    (drill_data_dir / "drill.db").write_bytes(b"not a database, just bytes" * 100)
+
+    result = drill(tmp_path, "review", "score", "--team", "red")
+
+    assert result.returncode == 1
+    assert "drill.db" in result.stderr and "Traceback" not in result.stderr
+
+
 def _submissions() -> int:
     with sqlite3.connect(drill_log_path()) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
