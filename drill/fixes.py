@@ -8,11 +8,11 @@ a reset overwrites a file the trainee changed, the file is saved under .drill/sa
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drill.git import git
 from drill.paths import state_dir
 
 MANIFEST = "manifest.json"
@@ -116,11 +116,7 @@ def _poisoned_versions(root: Path, scenario: str, files: list[str]) -> dict[str,
     # Never solved here: the poisoned code is what the repository committed.
     versions: dict[str, bytes | None] = {}
     for rel in files:
-        shown = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", "-C", str(root), "show", f"HEAD:{rel}"],  # noqa: S607 - git from PATH
-            capture_output=True,
-            check=False,
-        )
+        shown = git(root, "show", f"HEAD:{rel}")
         if shown.returncode != 0:
             if _absent_from_head(root, rel):
                 versions[rel] = None  # the fix creates this file: the committed code has none
@@ -135,9 +131,5 @@ def _poisoned_versions(root: Path, scenario: str, files: list[str]) -> dict[str,
 
 def _absent_from_head(root: Path, rel: str) -> bool:
     """Whether git answers for the tree and HEAD holds no file at `rel`."""
-    listed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        ["git", "-C", str(root), "ls-tree", "--name-only", "HEAD", "--", rel],  # noqa: S607
-        capture_output=True,
-        check=False,
-    )
+    listed = git(root, "ls-tree", "--name-only", "HEAD", "--", rel)
     return listed.returncode == 0 and not listed.stdout.strip()

@@ -2,7 +2,6 @@
 
 import ast
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from drill.audit.checks import (
 )
 from drill.audit.findings import Finding, Module
 from drill.checklist import Item
+from drill.git import git
 
 SKIPPED_DIRS = frozenset({".git", ".venv", ".drill", "__pycache__", "node_modules", "build"})
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
@@ -149,18 +149,8 @@ def changed_lines(repo: Path, rev: str) -> dict[str, set[int]]:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    try:
-        # Arguments only, never a shell: REV comes from the command line.
-        result = subprocess.run(  # noqa: S603
-            ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise AuditError("git is not installed") from exc
+    result = git(cwd, *args)
     if result.returncode != 0:
-        detail = result.stderr.strip() or f"git {' '.join(args)} failed"
+        detail = result.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed"
         raise AuditError(f"git {args[0]}: {detail}")
-    return result.stdout
+    return result.stdout.decode(errors="replace")

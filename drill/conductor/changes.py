@@ -1,9 +1,9 @@
 """What the team changed to fix the drill, for the post-mortem's "What fixed it"."""
 
-import subprocess
 from pathlib import Path
 
 from drill import fixes
+from drill.git import git
 
 
 def describe(root: Path, scenario: str) -> str:
@@ -13,15 +13,11 @@ def describe(root: Path, scenario: str) -> str:
             "The reference fix was applied with `drill solve` (an instructor's demonstration, "
             "not the team's own change)."
         )
-    shown = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        ["git", "-C", str(root), "diff", "--stat", "HEAD", "--", "services"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = git(root, "diff", "--stat", "HEAD", "--", "services")
     if shown.returncode != 0:
         return "The team's own change to services/ (this tree has no git history to list it)."
-    if not shown.stdout.strip():
+    listed = shown.stdout.decode(errors="replace")
+    if not listed.strip():
         return "No change to services/ against the committed code."
-    stat = "\n".join(f"    {line}" for line in shown.stdout.rstrip().splitlines())
+    stat = "\n".join(f"    {line}" for line in listed.rstrip().splitlines())
     return f"The team's own change to the code (`git diff --stat HEAD -- services`):\n\n{stat}"
