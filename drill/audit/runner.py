@@ -19,7 +19,8 @@ from drill.checklist import Item
 from drill.git import git
 
 SKIPPED_DIRS = frozenset({".git", ".venv", ".drill", "__pycache__", "node_modules", "build"})
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
+# A unified diff's hunk header: where the hunk starts (and how long it is) in the changed file.
+HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
 
 
 class AuditError(Exception):
@@ -137,7 +138,7 @@ def changed_lines(repo: Path, rev: str) -> dict[str, set[int]]:
         if line.startswith("+++ "):
             target = line[4:]
             current = target[2:] if target.startswith("b/") else None
-        elif current is not None and (match := _HUNK.match(line)):
+        elif current is not None and (match := HUNK.match(line)):
             start = int(match.group("start"))
             count = int(match.group("count") or "1")
             changed.setdefault(current, set()).update(range(start, start + count))

@@ -1,6 +1,5 @@
 """`drill review`: list, read, and submit findings on the catalogue's flawed pull requests."""
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from drill.audit.runner import HUNK
 from drill.checklist import Item
 from drill.conductor.journal import running_drill
 from drill.console import EXIT_FAIL, fail, out
@@ -26,8 +26,6 @@ review_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)")
-
 
 def numbered_diff(patch: str) -> Text:
     """The diff in colour, each line after the change numbered as in the changed file: the
@@ -37,7 +35,7 @@ def numbered_diff(patch: str) -> Text:
     line_no: int | None = None
     for raw, shown in zip(patch.splitlines(), highlighted.split("\n"), strict=False):
         gutter = ""
-        if match := _HUNK.match(raw):
+        if match := HUNK.match(raw):
             line_no = int(match.group("start"))
         elif line_no is not None and raw[:1] in {"+", " "} and not raw.startswith("+++"):
             gutter = str(line_no)
