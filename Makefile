@@ -37,7 +37,7 @@ down: $(INSTALLED) ## stop the lab (either mode)
 
 logs: ## follow a Docker lab service's JSON logs: make logs service=billing (local: .drill/logs/)
 	@test -n "$(service)" || { echo "usage: make logs service=<name>"; exit 2; }
-	@if [ -f .drill/lab.json ] && grep -q '"mode": "local"' .drill/lab.json; then \
+	@if [ -f .drill/lab.json ] && ! grep -q '"mode": "docker"' .drill/lab.json; then \
 		exec tail -n 50 -f .drill/logs/$(service).log; \
 	else exec $(COMPOSE) logs --follow --tail 50 $(service); fi
 

@@ -333,9 +333,9 @@ def docker_unavailable(root: Path) -> str | None:
 
 
 def _compose_files(root: Path) -> list[str]:
-    """docker-compose.yml, then the override files COMPOSE_FILE names (as docker compose reads
-    that variable: paths separated by os.pathsep, relative to the tree), e.g. CI's
-    infra/docker/compose.ci.yml."""
+    """The compose files, as docker compose chooses them: those COMPOSE_FILE names when it is set
+    (paths separated by os.pathsep, relative to the tree; CI's is
+    `docker-compose.yml:infra/docker/compose.ci.yml`), else docker-compose.yml alone."""
     named = [f for f in os.environ.get("COMPOSE_FILE", "").split(os.pathsep) if f]
     files = named if named else [COMPOSE_FILE]
     return [str((root / f).resolve()) for f in files]
@@ -397,43 +397,57 @@ class Compose:
 
     def up(self, progress: Callable[[str], None]) -> dict[str, RunningService]:
         """`docker compose up -d --wait` (building our image if it is missing), then wait for each
-        service of ours to answer /readyz on its host port; record the lab in the state file."""
+        service of ours to answer /readyz on its host port. The state file names the compose
+        project before `up` starts anything, so that `drill down` can take down whatever an
+        interrupted or failed start left running; a failed start takes the project down itself
+        (quietly: the error raised is the one that stopped it)."""
         requested = _requested_services()
         progress(
             "docker compose up -d --wait "
             + (" ".join(requested) if requested else "(every service of docker-compose.yml)")
         )
+        _write_state(self.root, self._expected(requested), DOCKER, self.argv)
         try:
-            self._compose("up", "--detach", "--wait", *requested)
-            started = self._compose("ps", "--services", "--status", "running").split()
-        except LabError as exc:
-            self._down_quietly()
-            raise LabError(
-                f"{exc}\nWhere no registry can be reached, make the images locally "
-                "(infra/README.md, 'CI: the Docker lab without a registry'), or run the local "
-                "lab: make up MODE=local"
-            ) from None
-        running = {
-            name: RunningService(name, 0, SERVICES[name].url, self.logs_hint(name))
-            for name in started
-            if name in SERVICES
-        }
-        for name, (port, _path) in TOOL_PORTS.items():
-            if name in started:
-                url = f"http://127.0.0.1:{port}"
-                running[name] = RunningService(name, 0, url, self.logs_hint(name))
-        _write_state(self.root, running, DOCKER, self.argv)
-        try:
+            try:
+                self._compose("up", "--detach", "--wait", *requested)
+                started = self._compose("ps", "--services", "--status", "running").split()
+            except LabError as exc:
+                raise LabError(
+                    f"{exc}\nWhere no registry can be reached, make the images locally "
+                    "(infra/README.md, 'CI: the Docker lab without a registry'), or run the "
+                    "local lab: make up MODE=local"
+                ) from None
+            running = {
+                name: RunningService(name, 0, SERVICES[name].url, self.logs_hint(name))
+                for name in started
+                if name in SERVICES
+            }
+            for name, (port, _path) in TOOL_PORTS.items():
+                if name in started:
+                    url = f"http://127.0.0.1:{port}"
+                    running[name] = RunningService(name, 0, url, self.logs_hint(name))
+            _write_state(self.root, running, DOCKER, self.argv)
             self._wait_ready(list(running), DOCKER_READY_TIMEOUT_S)
-        except LabError:
-            self.down()
+        except BaseException:  # a failure, a timeout, Ctrl-C: nothing may stay up unrecorded
+            self._down_quietly()
             raise
         return running
 
+    def _expected(self, requested: list[str]) -> dict[str, RunningService]:
+        """What the state file records while `up` runs: the services of ours and the tools that
+        were asked for (all of them when none was named); `up` records what actually runs once
+        it knows."""
+        urls = {name: spec.url for name, spec in SERVICES.items()}
+        urls |= {name: f"http://127.0.0.1:{port}" for name, (port, _path) in TOOL_PORTS.items()}
+        names = [name for name in urls if name in requested] or list(urls)
+        return {name: RunningService(name, 0, urls[name], self.logs_hint(name)) for name in names}
+
     def _down_quietly(self) -> None:
+        """Take the project down, ignoring a failure; forget the lab only once it is down (else
+        the state file stays, for `drill down` to try again)."""
         with contextlib.suppress(LabError):
             self._compose("down", "--volumes", "--remove-orphans")
-        _state_file(self.root).unlink(missing_ok=True)
+            _state_file(self.root).unlink(missing_ok=True)
 
     def down(self) -> list[str]:
         """Stop and remove the lab's containers, network and anonymous volumes; forget the lab."""

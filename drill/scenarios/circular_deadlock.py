@@ -290,8 +290,8 @@ class Grader:
         if STOPPED not in running:
             return Measured(
                 False,
-                f"{STOPPED} is not a process of the local lab in {self.root}",
-                "the local lab (drill up --mode local) so the grader can stop and restart it",
+                f"{STOPPED} is not running in the lab of {self.root}",
+                "the lab running (drill up, local or Docker) so the grader can stop and restart it",
             )
         await asyncio.to_thread(lab.stop, self.root, {STOPPED: running[STOPPED]})
         try:

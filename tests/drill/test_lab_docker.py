@@ -94,3 +94,65 @@ def test_an_answering_engine_means_docker_unless_a_port_offset_is_set(
     assert [call[:2] for call in calls[:2]] == [["docker", "info"], ["docker", "compose"]]
     assert without_offset is None
     assert with_offset is not None and "DRILL_PORT_OFFSET" in with_offset
+
+
+def test_an_interrupted_up_is_recorded_first_so_drill_down_takes_it_down(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `up` is interrupted (Ctrl-C) while compose starts containers, and the clean-up's own
+    # `compose down` fails too: the lab must stay recorded, and the interruption surface.
+    recorded: list[list[str]] = []
+    mode_during_up: list[str | None] = []
+
+    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        recorded.append(argv)
+        if "up" in argv:
+            mode_during_up.append(lab.read_mode(tree))
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(argv, 1, "", "engine busy")
+
+    monkeypatch.setattr(lab, "_run", run)
+    monkeypatch.delenv("DRILL_DOCKER_SERVICES", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        lab.Compose(tree, COMPOSE).up(progress=lambda _line: None)
+
+    assert mode_during_up == [lab.DOCKER]
+    assert recorded[-1] == [*COMPOSE, "down", "--volumes", "--remove-orphans"]
+    assert lab.read_mode(tree) == lab.DOCKER
+
+    # `drill down` later: the recorded compose project is taken down and forgotten.
+    def run_ok(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        recorded.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(lab, "_run", run_ok)
+    stopped = lab.stop(tree)
+
+    assert recorded[-1] == [*COMPOSE, "down", "--volumes", "--remove-orphans"]
+    assert "billing" in stopped
+    assert not (tree / ".drill" / "lab.json").exists()
+
+
+def test_a_service_never_ready_takes_the_lab_down_and_raises_its_own_error(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[list[str]] = []
+
+    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        recorded.append(argv)
+        if "ps" in argv:
+            return subprocess.CompletedProcess(argv, 0, "billing\npostgres\n", "")
+        if "down" in argv:  # a failing clean-up must not hide why the start failed
+            return subprocess.CompletedProcess(argv, 1, "", "down failed")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(lab, "_run", run)
+    monkeypatch.setattr(lab, "_answers", lambda url, path: False)
+    monkeypatch.setattr(lab, "DOCKER_READY_TIMEOUT_S", 0.0)
+    monkeypatch.setenv("DRILL_DOCKER_SERVICES", "billing postgres")
+    with pytest.raises(lab.LabError, match="billing did not become ready"):
+        lab.Compose(tree, COMPOSE).up(progress=lambda _line: None)
+
+    assert [*COMPOSE, "down", "--volumes", "--remove-orphans"] in recorded
+    # The clean-up failed, so the lab stays recorded for `drill down`.
+    assert set(lab.read_state(tree)) == {"billing"}
