@@ -28,7 +28,13 @@ from typing import Any
 import httpx
 
 from drill.paths import state_dir
-from drill.services import SERVICES, ServiceSpec, port_offset
+from drill.services import (
+    ALERTMANAGER_PORT,
+    PROMETHEUS_PORT,
+    SERVICES,
+    ServiceSpec,
+    port_offset,
+)
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -494,8 +500,8 @@ class Compose:
 # Third-party services of the Docker lab that `drill up` reports and waits for: host port and
 # readiness path (the brief's ports; docker-compose.yml publishes them on 127.0.0.1).
 TOOL_PORTS: dict[str, tuple[int, str]] = {
-    "prometheus": (9090, "/-/ready"),
-    "alertmanager": (9093, "/-/ready"),
+    "prometheus": (PROMETHEUS_PORT, "/-/ready"),
+    "alertmanager": (ALERTMANAGER_PORT, "/-/ready"),
     "grafana": (3000, "/api/health"),
     "jaeger": (16686, "/"),
     "locust": (8089, "/"),

@@ -14,10 +14,8 @@ import yaml
 
 from drill.lab import Launch
 from drill.paths import state_dir
-from drill.services import port_offset
+from drill.services import ALERTMANAGER_PORT, PROMETHEUS_PORT, port_offset
 
-PROMETHEUS_PORT = 9090
-ALERTMANAGER_PORT = 9093
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
 
 

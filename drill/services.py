@@ -3,6 +3,11 @@
 import os
 from dataclasses import dataclass
 
+# The lab's own Prometheus and Alertmanager (the brief's ports; DRILL_PORT_OFFSET applies in the
+# local lab).
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+
 
 def port_offset() -> int:
     """DRILL_PORT_OFFSET, added to every port, so that two labs (two test runs, say) can run side

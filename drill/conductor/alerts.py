@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from drill.observability import ALERTMANAGER_PORT, PROMETHEUS_PORT
-from drill.services import port_offset
+from drill.services import ALERTMANAGER_PORT, PROMETHEUS_PORT, port_offset
 
 TIMEOUT_S = 2.0
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from drill.observability import PROMETHEUS_PORT
-from drill.services import port_offset
+from drill.services import PROMETHEUS_PORT, port_offset
 from tests.conftest import REPO, drill
 
 pytestmark = [
