@@ -361,8 +361,7 @@ def postmortem_command(
 def report_command(
     team: Annotated[str | None, typer.Option(help="Only this team's drills.")] = None,
 ) -> None:
-    """A team's drills side by side: time to isolate, hints, verify attempts, fix time; and its
-    review drills' hallucination detection rate."""
+    """A team's drills side by side, and its review drills' hallucination detection rate."""
     journal = _journal()
     summaries = report.team_summaries(journal, team)
     try:
@@ -386,8 +385,7 @@ def selftest_command(
         list[str] | None, typer.Argument(help="Scenario ids (default: every scenario).")
     ] = None,
 ) -> None:
-    """For each drill: reset -> verify must fail; solve -> verify must pass; reset. Needs the lab
-    running (drill up)."""
+    """Every drill: reset, verify must fail; solve, verify must pass; reset (needs drill up)."""
     known = registry()
     chosen = scenarios or list(known)
     if unknown := [s for s in chosen if s not in known]:
