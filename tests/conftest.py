@@ -46,6 +46,14 @@ def drill(
     )
 
 
+def submit_review(
+    tree: Path, pr_id: str, team: str, *findings: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `drill review submit PR_ID --team TEAM --finding F ...` in the tree."""
+    flags = [arg for finding in findings for arg in ("--finding", finding)]
+    return drill(tree, "review", "submit", pr_id, "--team", team, *flags)
+
+
 def verify_json(
     tree: Path, scenario: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, bool]]:

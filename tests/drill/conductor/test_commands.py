@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drill.conductor.journal import Journal
-from tests.conftest import drill
+from tests.conftest import drill, submit_review
 
 # A port offset nobody uses: no lab, Prometheus or Alertmanager of this machine answers on it.
 NOBODY = {"DRILL_PORT_OFFSET": "17"}
@@ -104,15 +104,8 @@ def test_report_and_postmortem_with_an_empty_drill_log(tree: Path) -> None:
 
 
 def test_report_shows_a_teams_review_detection_rate_beside_its_drills(tree: Path) -> None:
-    submitted = drill(
-        tree,
-        "review",
-        "submit",
-        "pr-07",
-        "--team",
-        "red",
-        "--finding",
-        "services/billing/receipts.py:20:string-built-sql-or-shell",
+    submitted = submit_review(
+        tree, "pr-07", "red", "services/billing/receipts.py:20:string-built-sql-or-shell"
     )
     red = drill(tree, "report", "--team", "red", env=NOBODY)
     blue = drill(tree, "report", "--team", "blue", env=NOBODY)

@@ -4,7 +4,7 @@ import sqlite3
 from pathlib import Path
 
 from drill.datadir import drill_log_path
-from tests.conftest import drill
+from tests.conftest import drill, submit_review
 
 
 def test_list_and_show_present_the_pull_request_without_its_answer_key(tmp_path: Path) -> None:
@@ -20,16 +20,11 @@ def test_list_and_show_present_the_pull_request_without_its_answer_key(tmp_path:
 
 
 def test_submit_scores_records_and_shows_the_detection_rate(tmp_path: Path) -> None:
-    result = drill(
+    result = submit_review(
         tmp_path,
-        "review",
-        "submit",
         "pr-07",
-        "--team",
         "red",
-        "--finding",
         "services/billing/receipts.py:20:string-built-sql-or-shell",
-        "--finding",
         "services/billing/receipts.py:5:float-money",
     )
 
@@ -62,19 +57,10 @@ def test_unknown_pull_request_and_malformed_findings_are_bad_usage(tmp_path: Pat
 
 def test_only_a_teams_first_review_of_a_pull_request_counts(tmp_path: Path) -> None:
     found_one = "services/billing/receipts.py:20:string-built-sql-or-shell"
-    first = drill(tmp_path, "review", "submit", "pr-07", "--team", "red", "--finding", found_one)
-    empty = drill(tmp_path, "review", "submit", "pr-07", "--team", "red")
-    again = drill(
-        tmp_path,
-        "review",
-        "submit",
-        "pr-07",
-        "--team",
-        "red",
-        "--finding",
-        found_one,
-        "--finding",
-        "services/billing/receipts.py:27:unlogged-error-path",
+    first = submit_review(tmp_path, "pr-07", "red", found_one)
+    empty = submit_review(tmp_path, "pr-07", "red")
+    again = submit_review(
+        tmp_path, "pr-07", "red", found_one, "services/billing/receipts.py:27:unlogged-error-path"
     )
     score = drill(tmp_path, "review", "score", "--team", "red")
 
