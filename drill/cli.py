@@ -97,7 +97,7 @@ def up(
         if why_not is not None:
             out.print(
                 f"[yellow]No Docker lab: {why_not}.[/] Starting the local lab instead "
-                "(processes on 127.0.0.1, SQLite)."
+                "(processes on 127.0.0.1)."
             )
             mode = Mode.LOCAL
         else:

@@ -2,12 +2,14 @@
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from rich.console import Console
+
+from drill.database import LabDatabase
 
 
 class LabUnreachable(Exception):
@@ -26,13 +28,15 @@ class Measured:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check: what it expected and what it measured."""
+    """The outcome of one check: what it expected and what it measured. A check that passed
+    where its fault cannot happen (a race on a database that serialises writes) is not proven."""
 
     name: str
     passed: bool
     measured: str
     expected: str
     detail: str = ""
+    proven: bool = True
 
 
 @dataclass
@@ -42,17 +46,24 @@ class Scorecard:
     scenario: str
     checks: list[CheckResult] = field(default_factory=list)
     duration_s: float = 0.0
+    database: str = "unknown"
 
     @property
     def passed(self) -> bool:
-        """True when every check passed."""
-        return bool(self.checks) and all(check.passed for check in self.checks)
+        """True when every check passed, and was proven."""
+        return bool(self.checks) and all(c.passed and c.proven for c in self.checks)
+
+    @property
+    def unproven(self) -> list[CheckResult]:
+        """Checks that passed where their fault could not have shown."""
+        return [c for c in self.checks if c.passed and not c.proven]
 
     def as_json(self) -> dict[str, Any]:
         """The scorecard as `drill verify --json` prints it."""
         return {
             "scenario": self.scenario,
             "passed": self.passed,
+            "database": self.database,
             "duration_s": round(self.duration_s, 2),
             "checks": [asdict(check) for check in self.checks],
         }
@@ -61,7 +72,11 @@ class Scorecard:
 def print_check(console: Console, check: CheckResult) -> None:
     """One line for the check with what it measured; on failure, what was expected and why."""
     mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+    if check.passed and not check.proven:
+        mark = "[yellow]NOT PROVEN[/]"
     console.print(f"{mark}  {check.name}: {check.measured}", soft_wrap=True, highlight=False)
+    if check.passed and not check.proven:
+        console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)
     if not check.passed:
         console.print(f"      [dim]expected {check.expected}[/]", soft_wrap=True)
         if check.detail:
@@ -71,12 +86,16 @@ def print_check(console: Console, check: CheckResult) -> None:
 def print_verdict(console: Console, card: Scorecard) -> None:
     """The closing line of a scorecard."""
     failed = sum(not check.passed for check in card.checks)
-    verdict = (
-        "[bold green]PASS[/]: the fix holds"
-        if card.passed
-        else f"[bold red]FAIL[/]: {failed} of {len(card.checks)} checks failed"
-    )
-    console.print(f"{verdict} ({card.duration_s:.1f} s)")
+    if card.passed:
+        verdict = "[bold green]PASS[/]: the fix holds"
+    elif failed:
+        verdict = f"[bold red]FAIL[/]: {failed} of {len(card.checks)} checks failed"
+    else:
+        verdict = (
+            f"[bold yellow]NOT PROVEN[/]: {len(card.unproven)} concurrency checks cannot fail on "
+            f"{card.database}; run the lab on PostgreSQL (docs/grading.md)"
+        )
+    console.print(f"{verdict} ({card.duration_s:.1f} s, graded on {card.database})")
 
 
 Check = Callable[[], Awaitable[Measured]]
@@ -85,15 +104,28 @@ Reporter = Callable[[CheckResult], None]
 
 
 async def run_checks(
-    scenario: str, checks: Sequence[tuple[str, Check]], report: Reporter | None = None
+    scenario: str,
+    checks: Sequence[tuple[str, Check]],
+    report: Reporter | None = None,
+    database: LabDatabase | None = None,
+    race_checks: Collection[str] = (),
 ) -> Scorecard:
-    """Run each check in turn; a check that raises fails with the error, and grading goes on."""
-    card = Scorecard(scenario)
+    """Run each check in turn; a check that raises fails with the error, and grading goes on.
+    The checks named in `race_checks` prove something only where writes can race (`database`)."""
+    card = Scorecard(scenario, database=database.kind if database else "unknown")
+    races = database is not None and database.races_possible
+    unproven = (
+        f"not proven: on {card.database} concurrent writes never interleave, so a race "
+        "this check looks for could not happen"
+    )
     start = time.perf_counter()
     for name, check in checks:
         try:
             outcome = await check()
             result = CheckResult(name, **asdict(outcome))
+            if name in race_checks and not races:
+                note = f"{unproven}; {result.detail}" if result.detail else unproven
+                result = replace(result, proven=False, detail=note)
         except httpx.TransportError as exc:
             result = CheckResult(
                 name, False, f"lab stopped answering: {type(exc).__name__}", "answers"

@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from drill.database import POSTGRESQL, DatabaseUnavailable, LabDatabase
+from drill.database import choose as choose_database
 from drill.paths import state_dir
 from drill.services import (
     ALERTMANAGER_PORT,
@@ -84,6 +86,12 @@ def read_state(root: Path) -> dict[str, RunningService]:
     return {name: RunningService(**entry) for name, entry in raw.get("services", {}).items()}
 
 
+def read_database(root: Path) -> LabDatabase | None:
+    """The database the tree's lab was started with; None when no lab has recorded one."""
+    recorded = _read_raw(root).get("database")
+    return LabDatabase(**recorded) if isinstance(recorded, dict) else None
+
+
 def read_mode(root: Path) -> str | None:
     """`local` or `docker`: how the tree's lab runs; None when it does not."""
     raw = _read_raw(root)
@@ -95,6 +103,7 @@ def _write_state(
     services: dict[str, RunningService],
     mode: str = LOCAL,
     compose: list[str] | None = None,
+    database: LabDatabase | None = None,
 ) -> None:
     path = _state_file(root)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +111,9 @@ def _write_state(
     state: dict[str, Any] = {"mode": mode, "services": {n: asdict(s) for n, s in services.items()}}
     if compose is not None:
         state["compose"] = compose
+    # The database is chosen once, when the lab starts: a service restarted later (a solve, the
+    # grader's restart of service-c) must find the same data.
+    state["database"] = asdict(database) if database else _read_raw(root).get("database")
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)  # atomic: a crash never leaves half a state file
 
@@ -135,8 +147,10 @@ def _environment(root: Path, spec: ServiceSpec) -> dict[str, str]:
     env["DB_RESET_ON_START"] = "true"
     for callee in spec.calls:
         env[SERVICES[callee].url_variable] = SERVICES[callee].url
-    if spec.uses_database and "DATABASE_URL" not in os.environ:
-        env["DATABASE_URL"] = f"sqlite:///{state_dir(root) / 'data' / f'{spec.name}.db'}"
+    if spec.uses_database:
+        database = read_database(root)
+        url = database.url if database is not None else None
+        env["DATABASE_URL"] = url or f"sqlite:///{state_dir(root) / 'data' / f'{spec.name}.db'}"
     return env
 
 
@@ -192,9 +206,16 @@ def start(
         compose.start(wanted, progress)
         state = read_state(root)
         return {name: state[name] for name in wanted if name in state}
+    running = read_state(root)
+    if not running or read_database(root) is None:
+        try:
+            database = choose_database()
+        except DatabaseUnavailable as exc:
+            raise LabError(str(exc)) from None
+        _write_state(root, running, database=database)
+        progress(f"database: {database.kind} ({database.note})")
     launches = [service_launch(root, SERVICES[name]) for name in (names or SERVICES)]
     launches += extra
-    running = read_state(root)
     for launch in launches:
         if launch.name in running and _alive(running[launch.name].pid):
             raise LabError(f"{launch.name} is already running (pid {running[launch.name].pid})")
@@ -412,7 +433,8 @@ class Compose:
             "docker compose up -d --wait "
             + (" ".join(requested) if requested else "(every service of docker-compose.yml)")
         )
-        _write_state(self.root, self._expected(requested), DOCKER, self.argv)
+        database = LabDatabase(POSTGRESQL, None, "the Docker lab's PostgreSQL container")
+        _write_state(self.root, self._expected(requested), DOCKER, self.argv, database)
         try:
             try:
                 self._compose("up", "--detach", "--wait", *requested)

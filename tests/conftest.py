@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from drill import lab as lab_processes
+from drill.services import SERVICES
+
 REPO = Path(__file__).resolve().parent.parent
 # What a lab tree needs: the code it serves, the reference fixes `drill solve` applies, and the
 # configuration of the Prometheus and Alertmanager that `drill up` starts beside it.
@@ -83,6 +86,57 @@ def restart_lab(tree: Path) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
 
 
+# Which lab processes serve each package of services/ (the kit is imported by all of them).
+SERVED_BY = {
+    "billing": ("billing",),
+    "chain": ("service-a", "service-b", "service-c"),
+    "orders": ("orders",),
+    "catalog": ("catalog",),
+}
+
+
+def restart_services(tree: Path, *names: str) -> None:
+    """Restart only these services of the tree's running lab, so they serve its current code
+    (seconds, where a whole `drill down` and `drill up` takes most of a minute)."""
+    lab_processes.restart(tree, names, progress=lambda _line: None)
+
+
+def _differs(tree: Path) -> set[str]:
+    """The packages of services/ whose files differ from the committed code (or were added)."""
+    ours, theirs = tree / "services", REPO / "services"
+    names = {
+        p.relative_to(root).as_posix()
+        for root in (ours, theirs)
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    changed = set()
+    for name in names:
+        mine, committed = ours / name, theirs / name
+        both = mine.is_file() and committed.is_file()
+        if not both or mine.read_bytes() != committed.read_bytes():
+            changed.add(name.split("/")[0])
+    return changed
+
+
+def restore_code(tree: Path) -> None:
+    """Put the committed code back in the tree (forgetting any solve) and restart just the
+    services whose code had changed."""
+    changed = _differs(tree)
+    shutil.rmtree(tree / ".drill" / "backup", ignore_errors=True)
+    for package in changed:
+        shutil.rmtree(tree / "services" / package, ignore_errors=True)
+        if (REPO / "services" / package).is_dir():
+            shutil.copytree(
+                REPO / "services" / package,
+                tree / "services" / package,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+    names = {n for package in changed for n in SERVED_BY.get(package, tuple(SERVICES))}
+    running = lab_processes.read_state(tree)
+    restart_services(tree, *(n for n in SERVICES if n in names and n in running))
+
+
 @pytest.fixture(autouse=True)
 def drill_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test keeps its drill log in its own folder, never in the user's data directory."""
@@ -95,6 +149,28 @@ def drill_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tree(tmp_path: Path) -> Path:
     """A fresh copy of the lab tree for this test."""
     return copy_tree(tmp_path / "lab")
+
+
+@pytest.fixture(scope="module")
+def module_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local lab for the whole test module, from its own tree copy; stopped at the end."""
+    tree = copy_tree(tmp_path_factory.mktemp("module-lab"))
+    started = drill(tree, "up", "--mode", "local")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield tree
+    finally:
+        drill(tree, "down")
+
+
+@pytest.fixture
+def shared_lab(module_lab: Path) -> Iterator[Path]:
+    """The module's lab serving the committed (poisoned) code; whatever a test edits or solves is
+    put back after it, restarting only the services it touched. A test that needs a lab of its
+    own (one that stops the lab, or starts it another way) takes `lab` instead."""
+    restore_code(module_lab)
+    yield module_lab
+    restore_code(module_lab)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from drill import lab
 from drill.grading import (
     Check,
     Measured,
@@ -42,6 +43,8 @@ AWKWARD = ["0.01", "19.99", "0.07", "0.29", "33.33", "1234.56", "0.10", "7.77", 
 # hold every cent, and no display rounding brings them back.
 LARGE = ["9999999999999.99"] * 50 + ["0.01", "0.07", "0.29"]
 # Float spelled any way SQLAlchemy, pydantic or Python let you spell it.
+# Checks of what concurrent writers do: proven only on a database where they can interleave.
+RACE_CHECKS = frozenset({"concurrent duplicates bill once"})
 FLOAT_NAMES = frozenset({"float", "Float", "REAL", "Double", "DOUBLE", "DOUBLE_PRECISION"})
 
 
@@ -382,7 +385,9 @@ async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
         await require_ready(http, "billing", url)
         grader = Grader(root, BillingClient(http, url))
-        return await run_checks("float-drift", grader.checks(), report)
+        return await run_checks(
+            "float-drift", grader.checks(), report, lab.read_database(root), RACE_CHECKS
+        )
 
 
 SCENARIO = Scenario(
