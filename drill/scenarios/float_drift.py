@@ -85,7 +85,7 @@ class LoadRun:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     elapsed: float = 0.0
-    charged: dict[str, int] = field(default_factory=dict)  # accepted charges per account
+    accepted: list[tuple[dict[str, Any], Any]] = field(default_factory=list)  # (body, answer)
 
     @property
     def p99(self) -> float:
@@ -608,8 +608,7 @@ class Grader:
 
     async def p99(self) -> Measured:
         heavy = list(HEAVY_USERS)
-        before = {u: await self.billing.balance(u) for u in heavy}
-        history = min(b["transaction_count"] for b in before.values())
+        history = min([(await self.billing.balance(u))["transaction_count"] for u in heavy])
         if history < HEAVY_USER_TRANSACTIONS:
             return Measured(
                 False,
@@ -618,25 +617,24 @@ class Grader:
             )
         # The O(n) ledger misses by several times the SLO: it never earns a second run.
         runs = await load_runs(partial(self._load_run, heavy), LOAD_ATTEMPTS)
-        # Answering 200 is not enough: every accepted charge must be in the balance after.
-        charged = {u: sum(run.charged.get(u, 0) for run in runs) for u in heavy}
-        lost = []
-        for user in heavy:
-            after = await self.billing.balance(user)
-            want_count = before[user]["transaction_count"] + charged[user]
-            want = cents(Decimal(before[user]["balance"]) + Decimal("0.99") * charged[user])
-            if (after["balance"], after["transaction_count"]) != (want, want_count):
-                lost.append(
-                    f"{user[:8]}: {after['balance']!r}/{after['transaction_count']}, "
-                    f"want {want!r}/{want_count}"
-                )
+        # Answering 200 is not enough: every accepted charge must have been written. Replaying
+        # each one proves it from the grader's own requests (other clients may be charging the
+        # same accounts): a charge that was kept answers its first answer again; one that was
+        # not is written now, under a new data_id.
+        accepted = [entry for run in runs for entry in run.accepted]
+        replays = await gather_limited(
+            [partial(self.billing.post, body) for body, _ in accepted], LOAD_CONCURRENCY
+        )
+        lost = sum(
+            again.status_code != 200 or again.json() != first
+            for (_, first), again in zip(accepted, replays, strict=True)
+        )
         return Measured(
             runs[-1].passed and not lost,
-            describe_runs(runs)
-            + ("; accepted charges missing: " + "; ".join(lost) if lost else ""),
+            describe_runs(runs) + f"; {lost} of {len(accepted)} accepted charges not kept",
             f"P99 < {P99_SLO_S * 1000:.0f} ms, 0 errors "
             f"({LOAD_CONCURRENCY} concurrent, {history}+ transactions per account), and every "
-            "accepted charge in the balance afterwards",
+            "accepted charge kept (its replay answers the first answer)",
         )
 
     async def _load_run(self, heavy: list[str]) -> LoadRun:
@@ -649,9 +647,10 @@ class Grader:
             user = heavy[n % len(heavy)]
             start = time.perf_counter()
             if n % 2:
-                response = await self.billing.post(charge(user, "0.99"))
+                body = charge(user, "0.99")
+                response = await self.billing.post(body)
                 if response.status_code == 200:
-                    run.charged[user] = run.charged.get(user, 0) + 1
+                    run.accepted.append((body, response.json()))
             else:
                 response = await self.billing.balance_response(user)
             run.latencies.append(time.perf_counter() - start)
