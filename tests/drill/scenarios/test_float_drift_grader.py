@@ -12,7 +12,14 @@ import pytest
 
 from drill.scenarios import float_drift
 from services.billing import seed
-from tests.conftest import drill, failed, restart_services, rewrite, verify_json
+from tests.conftest import (
+    drill,
+    failed,
+    restart_services,
+    rewrite,
+    running_drill,
+    verify_json,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +100,18 @@ def test_reference_fix_passes_every_check(shared_lab: Path) -> None:
 
     assert failures == set()
     assert code == 0
+
+
+def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(shared_lab: Path) -> None:
+    """The grader's verdict is its own requests' (class 10): with the drill's Locust load charging
+    the same seeded accounts (paused only while the latency checks measure), the reference fix
+    passes every time."""
+    with running_drill(shared_lab, "float-drift"):
+        solved_with(shared_lab)
+        outcomes = [grade(shared_lab) for _ in range(10)]
+
+    assert [failures for _, failures in outcomes] == [set()] * 10
+    assert [code for code, _ in outcomes] == [0] * 10
 
 
 def test_rejects_float_kept_display_rounded(shared_lab: Path) -> None:
