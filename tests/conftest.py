@@ -103,7 +103,7 @@ def restart_services(tree: Path, *names: str) -> None:
     # its children, not the test process's (which would warn that it never waited for them).
     script = "import sys; from pathlib import Path; from drill import lab; "
     script += "lab.restart(Path(sys.argv[1]), sys.argv[2:], progress=lambda _line: None)"
-    restarted = subprocess.run(  # noqa: S603 - fixed argv, no shell
+    restarted = subprocess.run(
         [sys.executable, "-c", script, str(tree), *names],
         cwd=tree,
         capture_output=True,
