@@ -49,7 +49,7 @@ LOAD_REQUESTS = 320
 LOAD_CONCURRENCY = 8
 LOAD_ATTEMPTS = 3
 NOISE_BOUND_S = 2 * P99_SLO_S
-DIMES = 1000
+DIMES = 300
 AWKWARD = ["0.01", "19.99", "0.07", "0.29", "33.33", "1234.56", "0.10", "7.77", "2.50", "0.03"]
 # Fifty of the largest charge the contract allows, then cents: beyond 2**53 cents a float cannot
 # hold every cent, and no display rounding brings them back.
@@ -224,7 +224,7 @@ class Grader:
         """The checks, in the order the scorecard lists them."""
         return [
             ("money never passes through float", self.no_float),
-            ("0.10 charged 1000 times is exactly 100.00", self.dimes),
+            (f"0.10 charged {DIMES} times is exactly {cents(DIMES * Decimal('0.10'))}", self.dimes),
             ("awkward amounts sum exactly, each step", self.awkward),
             ("large amounts keep every cent", self.large),
             ("history lists every amount exactly, page by page", self.history),
@@ -257,12 +257,13 @@ class Grader:
         )
         failures = sum(r.status_code != 200 for r in responses)
         got = await self.billing.balance(user)
-        ok = got["balance"] == "100.00" and got["transaction_count"] == DIMES and not failures
+        want = cents(DIMES * Decimal("0.10"))
+        ok = got["balance"] == want and got["transaction_count"] == DIMES and not failures
         return Measured(
             ok,
             f"balance {got['balance']!r}, {got['transaction_count']} transactions, "
             f"{failures} failed posts",
-            f"'100.00', {DIMES} transactions",
+            f"{want!r}, {DIMES} transactions",
         )
 
     async def awkward(self) -> Measured:

@@ -26,7 +26,7 @@ from tests.conftest import (
 pytestmark = pytest.mark.slow
 
 FLOAT = "money never passes through float"
-DIMES = "0.10 charged 1000 times is exactly 100.00"
+DIMES = "0.10 charged 300 times is exactly 30.00"
 AWKWARD = "awkward amounts sum exactly, each step"
 LARGE = "large amounts keep every cent"
 HISTORY = "history lists every amount exactly, page by page"
