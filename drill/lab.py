@@ -38,7 +38,7 @@ from drill.services import (
     port_offset,
 )
 
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0  # a busy machine: import, schema and a 47,000-entry seed
 STOP_TIMEOUT_S = 10.0
 # A cold Docker lab: PostgreSQL initialises its data directory, then every service starts.
 DOCKER_READY_TIMEOUT_S = 240.0

@@ -101,8 +101,14 @@ def restart_services(tree: Path, *names: str) -> None:
     (seconds, where a whole `drill down` and `drill up` takes most of a minute)."""
     # In a process of its own, as `drill solve` restarts services: the restarted services are
     # its children, not the test process's (which would warn that it never waited for them).
-    script = "import sys; from pathlib import Path; from drill import lab; "
-    script += "lab.restart(Path(sys.argv[1]), sys.argv[2:], progress=lambda _line: None)"
+    # A service whose start failed (a wrong fix that does not boot) is started, not restarted.
+    script = (
+        "import sys; from pathlib import Path; from drill import lab\n"
+        "root, names = Path(sys.argv[1]), sys.argv[2:]\n"
+        "running = lab.read_state(root)\n"
+        "lab.restart(root, [n for n in names if n in running], progress=lambda _line: None)\n"
+        "lab.start(root, [n for n in names if n not in running], progress=lambda _line: None)\n"
+    )
     restarted = subprocess.run(
         [sys.executable, "-c", script, str(tree), *names],
         cwd=tree,
@@ -145,9 +151,12 @@ def restore_code(tree: Path) -> None:
                 tree / "services" / package,
                 ignore=shutil.ignore_patterns("__pycache__"),
             )
-    names = {n for package in changed for n in SERVED_BY.get(package, tuple(SERVICES))}
+    # Every service of ours must be up again, even one that a broken edit kept from starting.
     running = lab_processes.read_state(tree)
-    restart_services(tree, *(n for n in SERVICES if n in names and n in running))
+    names = {n for package in changed for n in SERVED_BY.get(package, tuple(SERVICES))}
+    names |= {n for n in SERVICES if n not in running}
+    if names:
+        restart_services(tree, *(n for n in SERVICES if n in names))
 
 
 @contextmanager
