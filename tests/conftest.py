@@ -107,7 +107,9 @@ def restart_services(tree: Path, *names: str) -> None:
         "root, names = Path(sys.argv[1]), sys.argv[2:]\n"
         "running = lab.read_state(root)\n"
         "lab.restart(root, [n for n in names if n in running], progress=lambda _line: None)\n"
-        "lab.start(root, [n for n in names if n not in running], progress=lambda _line: None)\n"
+        "missing = [n for n in names if n not in running]\n"
+        "if missing:\n"
+        "    lab.start(root, missing, progress=lambda _line: None)\n"
     )
     restarted = subprocess.run(
         [sys.executable, "-c", script, str(tree), *names],
