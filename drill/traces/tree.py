@@ -16,7 +16,7 @@ from drill.traces.spans import Span
 STATEMENT_CHARS = 100
 # A long select list says less than what follows it (FROM, WHERE): shown as "SELECT … FROM".
 _SELECT_LIST = re.compile(r"^SELECT\s+(?P<columns>.+?)\s+FROM\s", re.IGNORECASE)
-LONG_SELECT_LIST = 40
+LONG_SELECT_LIST = 60
 INDENT = "  "
 
 
