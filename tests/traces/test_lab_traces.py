@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -66,16 +67,23 @@ def receiver(traced_lab: Path) -> str:
     return lab_processes.read_state(traced_lab)[RECEIVER].url
 
 
-def wait_for(probe: Callable[[], T | None], what: str) -> T:
-    """probe()'s first answer that is not None, polling until WAIT_S; fails naming `what`."""
+def wait_for(probe: Callable[[], T | None], what: str | Callable[[], str]) -> T:
+    """probe()'s first answer that is not None, polling until WAIT_S; fails naming `what` (a
+    callable is asked at the end, to say what had arrived by then)."""
     deadline = time.monotonic() + WAIT_S
     while True:
         answer = probe()
         if answer is not None:
             return answer
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {WAIT_S:.0f} s for {what}")
+            pytest.fail(f"waited {WAIT_S:.0f} s for {what if isinstance(what, str) else what()}")
         time.sleep(0.2)
+
+
+def held(receiver: str, trace_id: str) -> str:
+    """What the receiver holds of a trace, in a few words per span."""
+    spans = Counter(f"{s.service} {s.kind} {s.name}" for s in client.trace(receiver, trace_id))
+    return ", ".join(f"{count} x {what}" for what, count in spans.items()) or "nothing"
 
 
 def url_of(service: str) -> str:
@@ -189,8 +197,10 @@ def whole_quote(receiver: str, trace_id: str) -> list[Span]:
 
     return wait_for(
         arrived,
-        f"the quote's trace {trace_id} to hold one linked server span per request "
-        f"(it holds {[(s.service, s.kind, s.name) for s in client.trace(receiver, trace_id)]})",
+        lambda: (
+            f"the quote's trace {trace_id} to hold one linked server span per request "
+            f"(it holds: {held(receiver, trace_id)})"
+        ),
     )
 
 
@@ -315,7 +325,13 @@ def test_a_batch_on_orders_is_one_trace_with_its_statements_and_catalog_calls(
         root = [s for s in spans if s.parent_span_id is None]
         return spans if root and len(served) >= calls and linked(spans) else None
 
-    spans = wait_for(arrived, f"the batch's trace {trace_id} with {calls:g} catalog requests")
+    spans = wait_for(
+        arrived,
+        lambda: (
+            f"the batch's trace {trace_id} with {calls:g} catalog requests, linked (it "
+            f"holds: {held(receiver, trace_id)})"
+        ),
+    )
 
     assert strays(receiver, mark, ("orders", "catalog"), {trace_id}) == []
     by_id = {span.span_id: span for span in spans}
