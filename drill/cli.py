@@ -6,6 +6,7 @@ Exit codes: 0 success (for `verify`: the fix holds), 1 failure (for `verify`: a 
 
 import asyncio
 import json
+import os
 import time
 from enum import StrEnum
 from functools import partial
@@ -24,6 +25,9 @@ from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
 from drill.scenarios import Scenario, registry
 from drill.services import SERVICES, port_offset
+from drill.traces import launch as trace_receiver
+from drill.traces.cli import traces_command
+from drill.traces.settings import otlp_environment
 
 app = typer.Typer(
     help="3AM Drill Lab: run the lab, grade a fix, apply or undo a reference fix, run a drill.",
@@ -76,10 +80,15 @@ def _print_lab(running: dict[str, lab.RunningService], mode: str) -> None:
         )
 
 
-def _start_local(root: Path) -> dict[str, lab.RunningService]:
+def _start_local(root: Path, traces: bool = False) -> dict[str, lab.RunningService]:
     if lab.read_mode(root) == lab.DOCKER:
         raise lab.LabError(f"the Docker lab of {root} is running; drill down first")
     tools = observability.launches(root, note=lambda line: out.print(f"[yellow]{line}[/]"))
+    if traces:
+        # The services started now learn the receiver from this process's environment; those
+        # restarted later, from the lab's state (drill/lab.py).
+        os.environ.update(otlp_environment(trace_receiver.receiver_url(), os.environ))
+        tools.append(trace_receiver.launch())
     return lab.start(root, extra=tools, progress=lambda line: out.print(f"[dim]{line}[/]"))
 
 
@@ -88,9 +97,21 @@ def up(
     mode: Annotated[Mode, typer.Option(help="docker, local, or auto (docker when it answers).")] = (
         Mode.AUTO
     ),
+    traces: Annotated[
+        bool,
+        typer.Option(
+            "--traces",
+            help="Local lab: a trace receiver in Jaeger's place (OTLP/HTTP on port 4318 + "
+            "DRILL_PORT_OFFSET); `drill traces` prints what it holds.",
+        ),
+    ] = False,
 ) -> None:
     """Start the lab in the background and return once every service is ready."""
     root = _root()
+    if traces and mode is Mode.DOCKER:
+        raise fail("--traces is for the local lab: the Docker lab has Jaeger")
+    if traces:
+        mode = Mode.LOCAL
     if mode is not Mode.LOCAL:
         why_not = lab.docker_unavailable(root)
         if why_not is not None and mode is Mode.DOCKER:
@@ -106,7 +127,7 @@ def up(
     started = time.monotonic()
     try:
         if mode is Mode.LOCAL:
-            running = _start_local(root)
+            running = _start_local(root, traces)
         else:
             out.print("Starting the Docker lab (docker compose; the first start builds the image).")
             running = lab.start_docker(root, progress=lambda line: out.print(f"[dim]{line}[/]"))
@@ -205,6 +226,7 @@ def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -
 # Review drills and the PR audit live in their own packages (drill/review, drill/audit).
 app.add_typer(review_app, name="review")
 app.command("audit")(audit_command)
+app.command("traces")(traces_command)
 conductor.register(app)  # start, status, watch, hint, diagnose, end, postmortem, report, selftest
 
 

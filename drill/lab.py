@@ -37,6 +37,7 @@ from drill.services import (
     ServiceSpec,
     port_offset,
 )
+from drill.traces.settings import RECEIVER, otlp_environment
 
 READY_TIMEOUT_S = 120.0  # a busy machine: import, schema and a 47,000-entry seed
 STOP_TIMEOUT_S = 10.0
@@ -151,6 +152,10 @@ def _environment(root: Path, spec: ServiceSpec) -> dict[str, str]:
         database = read_database(root)
         url = database.url if database is not None else None
         env["DATABASE_URL"] = url or f"sqlite:///{state_dir(root) / 'data' / f'{spec.name}.db'}"
+    # A lab started with --traces: a service (re)started later exports to the same receiver.
+    receiver = read_state(root).get(RECEIVER)
+    if receiver is not None:
+        env.update(otlp_environment(receiver.url, env))
     return env
 
 

@@ -18,6 +18,7 @@ from services.kit.db import (
     prepare_schema,
     read_only_sessions,
 )
+from services.kit.telemetry import untraced
 
 
 def create_app(settings: BillingSettings) -> FastAPI:
@@ -27,12 +28,13 @@ def create_app(settings: BillingSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
-        if settings.seed_history:
-            with sessions() as session:
-                first_heavy = seed.heavy_user_ids()[0]
-                if not ledger.get_balance(session, user_id=first_heavy).transaction_count:
-                    ledger.load_history(session, seed.history())
+        with untraced():  # start-up work, no request's: nothing for the trace store
+            prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
+            if settings.seed_history:
+                with sessions() as session:
+                    first_heavy = seed.heavy_user_ids()[0]
+                    if not ledger.get_balance(session, user_id=first_heavy).transaction_count:
+                        ledger.load_history(session, seed.history())
         reconciler = Reconciler(
             read_only_sessions(engine),
             ReconciliationMetrics(app.state.metrics.registry),

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client import Counter as PromCounter
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.billing import ledger
 from services.kit.logging import fields
 from services.kit.metrics import set_exact
+from services.kit.telemetry import job_run
 
 logger = logging.getLogger("billing.reconciliation")
+# The name of each run's trace (its root span).
+RUN_SPAN = "reconcile ledger"
 
 
 @dataclass(frozen=True)
@@ -181,10 +185,14 @@ class Reconciler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                # The job must outlive a bad run (a database restart, say): the next run retries.
-                logger.exception("reconciliation failed", extra=fields("reconciliation_failed"))
-                self.metrics.runs.labels("failure").inc()
+            # Each run is one trace, its statements inside and its log line carrying its trace_id.
+            with job_run(RUN_SPAN) as span:
+                try:
+                    self.run_once()
+                except Exception as exc:
+                    # The job must outlive a bad run (a database restart, say): the next retries.
+                    span.record_exception(exc)
+                    span.set_status(StatusCode.ERROR, type(exc).__name__)
+                    logger.exception("reconciliation failed", extra=fields("reconciliation_failed"))
+                    self.metrics.runs.labels("failure").inc()
             self._stop.wait(self.interval_ms / 1000)

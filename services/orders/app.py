@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.kit.app import build_service_app, healthz_probe
 from services.kit.db import Base, check_database, make_engine, prepare_schema, read_only_sessions
+from services.kit.telemetry import untraced
 from services.orders import seed
 from services.orders.api.routes import orders, users
 from services.orders.models import User
@@ -27,11 +28,12 @@ def create_app(settings: OrdersSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
-        if settings.seed_data:
-            with engine.begin() as conn:
-                if not conn.scalar(select(func.count()).select_from(User)):
-                    seed.load(conn, seed.seed_data())
+        with untraced():  # start-up work, no request's: nothing for the trace store
+            prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
+            if settings.seed_data:
+                with engine.begin() as conn:
+                    if not conn.scalar(select(func.count()).select_from(User)):
+                        seed.load(conn, seed.seed_data())
         app.state.catalog = catalog_client(settings.catalog_url, settings.catalog_timeout_s)
         try:
             yield
