@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.types import TypeDecorator
 
 from drill.datadir import drill_log_path
+from drill.running import DRILLS_TABLE
 
 # Event kinds, in the order a drill usually records them.
 STARTED = "started"
@@ -58,7 +59,7 @@ class Base(DeclarativeBase):
 
 
 class DrillRow(Base):
-    __tablename__ = "conductor_drills"
+    __tablename__ = DRILLS_TABLE  # drill.running reads it too
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team: Mapped[str] = mapped_column(String(100), index=True)
@@ -75,7 +76,7 @@ class EventRow(Base):
     __tablename__ = "conductor_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    drill_id: Mapped[int] = mapped_column(ForeignKey("conductor_drills.id"), index=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey(f"{DRILLS_TABLE}.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(40))
     data: Mapped[str] = mapped_column(Text, default="{}")  # JSON
@@ -231,12 +232,3 @@ class Journal:
             if team is not None:
                 query = query.where(DrillRow.team == team)
             return [_snapshot(row) for row in session.scalars(query)]
-
-
-def running_drill() -> Drill | None:
-    """The drill running now, or None; also None when the drill log cannot be read, since the
-    commands that ask (audit, review key) must not break on a broken log."""
-    try:
-        return Journal().active()
-    except JournalError:
-        return None
