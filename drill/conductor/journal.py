@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.types import TypeDecorator
 
 from drill.datadir import drill_log_path
+from drill.processes import Process
 from drill.running import DRILLS_TABLE
 
 # Event kinds, in the order a drill usually records them.
@@ -113,6 +114,19 @@ class Drill:
     def of_kind(self, kind: str) -> list[Event]:
         """Its events of one kind, oldest first."""
         return [e for e in self.events if e.kind == kind]
+
+    @property
+    def load_process(self) -> Process | None:
+        """The drill's load process while it runs: its pid, and the start time recorded with it
+        (in the `load` event that set the pid; None in a drill log older than that)."""
+        if self.load_pid is None:
+            return None
+        started = None
+        for load in self.of_kind("load"):
+            if load.data.get("pid") == self.load_pid:
+                value = load.data.get("started")
+                started = value if isinstance(value, int) else None
+        return Process(self.load_pid, started)
 
 
 def _snapshot(row: DrillRow) -> Drill:
