@@ -186,7 +186,7 @@ def team_score(team: TeamOption) -> None:
 
 @review_app.command()
 def key(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")]) -> None:
-    """Instructors only: the answer key of a pull request, for the debrief."""
+    """Instructors only: the answer key of a pull request, for the wrap-up."""
     pr = _pull_request(pr_id)
     _refuse_during_a_drill("the answer keys")
     try:
