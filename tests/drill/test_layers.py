@@ -17,7 +17,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "drill.scenarios": ("drill.cli", "drill.conductor", "drill.review", "drill.audit"),
     "drill.lab": ("drill.cli", "drill.conductor", "drill.review", "drill.audit", "drill.scenarios"),
     # The shared modules directly in drill/ (drill.cli and drill.__main__ excepted, below).
-    "drill.": ("drill.cli", "drill.conductor", "drill.review", "drill.audit"),
+    "drill.": ("drill.cli", "drill.conductor", "drill.review", "drill.audit", "drill.scenarios"),
 }
 
 
