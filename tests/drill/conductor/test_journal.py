@@ -10,6 +10,7 @@ import pytest
 from drill.conductor import conduct
 from drill.conductor.alerts import Alert, AlertReading
 from drill.conductor.journal import ALERT, HINT, DrillActive, Journal
+from drill.processes import Process
 from drill.running import RunningDrill, running_drill
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -113,3 +114,14 @@ def test_the_running_drill_guard_reads_what_the_journal_wrote(tmp_path: Path) ->
     broken = tmp_path / "broken.db"
     broken.write_text("not a database")
     assert running_drill(broken) is None
+
+
+def test_the_load_process_carries_the_start_time_recorded_with_its_pid(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "drill.db")
+    drill_id = start(journal, tmp_path)
+    journal.set_load(drill_id, 4242, {"pid": 4242, "started": 987654, "users": 2}, T0)
+    drill = journal.get(drill_id)
+    assert drill is not None and drill.load_process == Process(4242, 987654)
+    journal.set_load(drill_id, None, {"stopped": True}, T0)
+    stopped = journal.get(drill_id)
+    assert stopped is not None and stopped.load_process is None
