@@ -16,18 +16,35 @@ service ?=
 COMPOSE := docker compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down logs shell test lint verify solve reset loadtest bench clean
+.PHONY: help install lock up down logs shell test lint verify solve reset loadtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml
+# The locked versions: constraints.txt pins every package, direct or not, to the versions the
+# suite was last run with (pyproject.toml keeps the ranges). `make lock` refreshes it.
+CONSTRAINTS := constraints.txt
+# The lock is resolved for CI's Python (3.11), in a throwaway virtual environment with pip-tools.
+LOCK_PYTHON ?= python3.11
+LOCK_VENV := .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+
+$(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
-install: $(INSTALLED) ## create .venv and install the project and its dev tools
+install: $(INSTALLED) ## create .venv and install the project and its dev tools, at the locked versions
+
+lock: ## refresh constraints.txt: the newest versions pyproject.toml allows, for Python 3.11
+	rm -rf $(LOCK_VENV)
+	$(LOCK_PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet '$(PIP_TOOLS)'
+	$(LOCK_VENV)/bin/pip-compile --quiet --upgrade --extra dev --extra docker --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file $(CONSTRAINTS) pyproject.toml
+	rm -rf $(LOCK_VENV)
+	@echo "constraints.txt refreshed: run make install, make lint and make test, then commit it"
 
 up: $(INSTALLED) ## start the lab: Docker when an engine answers, else local (MODE=docker|local)
 	$(BIN)/drill up --mode $(MODE)
@@ -77,4 +94,4 @@ bench: $(INSTALLED) ## measure grader run time and P99, poisoned against fixed (
 	$(BIN)/python scripts/bench.py
 
 clean: ## remove the virtual environment, lab state and reports
-	rm -rf $(VENV) .drill reports .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .drill reports .mypy_cache .ruff_cache .pytest_cache

@@ -163,9 +163,9 @@ def verify(
         out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
     drill_run = conductor.before_verify(chosen.id, root)  # a verify during a drill is recorded
-    if drill_run is not None and drill_run.load_pid is not None:
-        pid = drill_run.load_pid
-        NEIGHBOURS.set((partial(load.pause, pid), partial(load.resume, pid)))
+    if drill_run is not None and drill_run.load_process is not None:
+        process = drill_run.load_process
+        NEIGHBOURS.set((partial(load.pause, process), partial(load.resume, process)))
     try:
         card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:

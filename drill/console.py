@@ -1,6 +1,6 @@
 """How every `drill` command talks: one console for results, one for errors, and the exit codes.
 
-Exit codes (the brief's): 0 success, 1 failure (for `verify`: a check failed; for `audit`:
+Exit codes (docs/contracts.md): 0 success, 1 failure (for `verify`: a check failed; for `audit`:
 findings), 2 bad usage or a lab that cannot be reached.
 """
 

@@ -1,9 +1,9 @@
-"""The lab's services as the local lab runs them: one uvicorn process each, on the brief's port."""
+"""The lab's services as the local lab runs them: one uvicorn process each, on its port."""
 
 import os
 from dataclasses import dataclass
 
-# The lab's own Prometheus and Alertmanager (the brief's ports; DRILL_PORT_OFFSET applies in the
+# The lab's own Prometheus and Alertmanager (docs/contracts.md; DRILL_PORT_OFFSET applies in the
 # local lab).
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
@@ -11,7 +11,7 @@ ALERTMANAGER_PORT = 9093
 
 def port_offset() -> int:
     """DRILL_PORT_OFFSET, added to every port, so that two labs (two test runs, say) can run side
-    by side on one machine. 0, the brief's ports, unless set."""
+    by side on one machine. 0, the ports of docs/contracts.md, unless set."""
     raw = os.environ.get("DRILL_PORT_OFFSET", "0")
     if not raw.isdigit() or int(raw) > 50_000:
         raise ValueError(f"DRILL_PORT_OFFSET must be a whole number from 0 to 50000, not {raw!r}")
@@ -24,7 +24,7 @@ class ServiceSpec:
 
     name: str
     app: str  # the ASGI app, as uvicorn takes it
-    base_port: int  # the brief's port; the lab listens on base_port + DRILL_PORT_OFFSET
+    base_port: int  # docs/contracts.md's port; the lab listens on base_port + DRILL_PORT_OFFSET
     uses_database: bool = False
     # Services this one calls; each reaches it as <NAME>_URL (e.g. CATALOG_URL, SERVICE_B_URL).
     calls: tuple[str, ...] = ()

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from drill.audit.runner import AuditError, audit, changed_lines, git_root
-from drill.conductor.journal import running_drill
 from drill.console import EXIT_FAIL, fail, out
+from drill.running import refusal
 
 
 def audit_root(target: Path) -> Path:
@@ -32,9 +32,9 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Check code against the PR checklist (exit 0 clean, 1 findings, 2 bad usage)."""
-    if (running := running_drill()) is not None:
-        # The audit names the code-visible planted faults by file and line.
-        raise fail(f"drill #{running.id} is running; the audit waits until after: drill end")
+    # The audit names the code-visible planted faults by file and line.
+    if (refused := refusal("the audit waits")) is not None:
+        raise fail(refused)
     started = time.perf_counter()
     try:
         if path is not None and diff is not None:

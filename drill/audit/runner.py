@@ -1,7 +1,6 @@
 """Collects the files, runs ruff and every AST check, keeps the findings on changed lines."""
 
 import ast
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from drill.audit.checks import (
 )
 from drill.audit.findings import Finding, Module
 from drill.checklist import Item
+from drill.diffs import hunk_lines
 from drill.git import git
 
 SKIPPED_DIRS = frozenset({".git", ".venv", ".drill", "__pycache__", "node_modules", "build"})
-# A unified diff's hunk header: where the hunk starts (and how long it is) in the changed file.
-HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
 
 
 class AuditError(Exception):
@@ -138,10 +136,8 @@ def changed_lines(repo: Path, rev: str) -> dict[str, set[int]]:
         if line.startswith("+++ "):
             target = line[4:]
             current = target[2:] if target.startswith("b/") else None
-        elif current is not None and (match := HUNK.match(line)):
-            start = int(match.group("start"))
-            count = int(match.group("count") or "1")
-            changed.setdefault(current, set()).update(range(start, start + count))
+        elif current is not None and (hunk := hunk_lines(line)) is not None:
+            changed.setdefault(current, set()).update(hunk)
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "--", "*.py")
     for path in untracked.splitlines():
         lines = (repo / path).read_text(encoding="utf-8", errors="replace").count("\n") + 1

@@ -37,11 +37,16 @@ def start(
         journal.set_load(
             drill.id,
             process.pid,
-            {"pid": process.pid, "users": users, "locustfile": str(process.locustfile)},
+            {
+                "pid": process.pid,
+                "started": process.started,
+                "users": users,
+                "locustfile": str(process.locustfile),
+            },
             clock.now(),
         )
     except BaseException:
-        load.stop(process.pid)  # never leave load running that no drill knows of
+        load.stop(process.process)  # never leave load running that no drill knows of
         raise
     return drill, process
 
@@ -91,7 +96,7 @@ class Ending:
 
 def end(journal: Journal, drill: Drill, reason: str = "") -> Ending:
     """Stop the load, read its final numbers, and close the drill."""
-    was_running = load.stop(drill.load_pid)
+    was_running = load.stop(drill.load_process)
     stats = load.stats(drill.run_dir / "locust")
     data: dict[str, Any] = {"reason": reason} if reason else {}
     if stats is not None:

@@ -58,7 +58,7 @@ class Content:
     spec_guardrails: tuple[str, ...]
     pr_guardrails: tuple[str, ...]
     impact: tuple[ImpactMetric, ...]
-    debrief: tuple[str, ...]
+    wrap_up: tuple[str, ...]
     source: Path
 
 
@@ -149,6 +149,6 @@ def _parse(raw: dict[str, Any], scenario: str, path: Path) -> Content:
         spec_guardrails=_texts(raw["guardrails"]["spec"], f"{path}: guardrails.spec"),
         pr_guardrails=_texts(raw["guardrails"]["pr_checklist"], f"{path}: guardrails.pr"),
         impact=impact,
-        debrief=_texts(raw.get("debrief", []), f"{path}: debrief"),
+        wrap_up=_texts(raw.get("wrap_up", []), f"{path}: wrap_up"),
         source=path,
     )

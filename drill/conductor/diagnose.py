@@ -7,7 +7,7 @@ from datetime import timedelta
 from drill.conductor.content import Content, Question
 from drill.conductor.journal import DIAGNOSIS, Drill
 
-# The brief's success metric: root cause isolated in under 20 minutes.
+# The drills' success metric (docs/contracts.md): root cause isolated in under 20 minutes.
 ISOLATION_TARGET = timedelta(minutes=20)
 
 

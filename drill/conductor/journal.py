@@ -20,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.types import TypeDecorator
 
 from drill.datadir import drill_log_path
+from drill.processes import Process
+from drill.running import DRILLS_TABLE
 
 # Event kinds, in the order a drill usually records them.
 STARTED = "started"
@@ -58,7 +60,7 @@ class Base(DeclarativeBase):
 
 
 class DrillRow(Base):
-    __tablename__ = "conductor_drills"
+    __tablename__ = DRILLS_TABLE  # drill.running reads it too
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team: Mapped[str] = mapped_column(String(100), index=True)
@@ -75,7 +77,7 @@ class EventRow(Base):
     __tablename__ = "conductor_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    drill_id: Mapped[int] = mapped_column(ForeignKey("conductor_drills.id"), index=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey(f"{DRILLS_TABLE}.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(40))
     data: Mapped[str] = mapped_column(Text, default="{}")  # JSON
@@ -112,6 +114,19 @@ class Drill:
     def of_kind(self, kind: str) -> list[Event]:
         """Its events of one kind, oldest first."""
         return [e for e in self.events if e.kind == kind]
+
+    @property
+    def load_process(self) -> Process | None:
+        """The drill's load process while it runs: its pid, and the start time recorded with it
+        (in the `load` event that set the pid; None in a drill log older than that)."""
+        if self.load_pid is None:
+            return None
+        started = None
+        for load in self.of_kind("load"):
+            if load.data.get("pid") == self.load_pid:
+                value = load.data.get("started")
+                started = value if isinstance(value, int) else None
+        return Process(self.load_pid, started)
 
 
 def _snapshot(row: DrillRow) -> Drill:
@@ -231,12 +246,3 @@ class Journal:
             if team is not None:
                 query = query.where(DrillRow.team == team)
             return [_snapshot(row) for row in session.scalars(query)]
-
-
-def running_drill() -> Drill | None:
-    """The drill running now, or None; also None when the drill log cannot be read, since the
-    commands that ask (audit, review key) must not break on a broken log."""
-    try:
-        return Journal().active()
-    except JournalError:
-        return None

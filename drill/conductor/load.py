@@ -1,20 +1,20 @@
 """The scenario's load: Locust, headless, in the background, for the length of the drill.
 
-The process outlives the `drill start` that launched it (its own session), so its pid is kept in
-the journal, and `drill end` stops it. A pid alone can be reused by another program once Locust
-exits, so every signal is sent only after checking the process is still our Locust.
+The process outlives the `drill start` that launched it (its own session), so its pid and start
+time are kept in the journal, and `drill end` stops it. A pid alone can be reused by another
+program once Locust exits, so every signal goes through drill.processes, which sends it only
+while the pid is still the process that was started.
 """
 
-import contextlib
 import csv
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from drill import processes
 from drill.paths import INSTALLED_REPO
 
 # The drill lasts 60 minutes; the load stops by itself a little after, should nobody `drill end`.
@@ -31,10 +31,16 @@ class LoadProcess:
     """A running Locust."""
 
     pid: int
+    started: int | None  # its start time (drill.processes), kept in the journal with the pid
     users: int
     locustfile: Path
     log: Path
     csv_prefix: Path
+
+    @property
+    def process(self) -> processes.Process:
+        """The process to check before signalling it."""
+        return processes.Process(self.pid, self.started)
 
 
 def locustfile(root: Path, scenario: str) -> Path:
@@ -58,75 +64,36 @@ def start(root: Path, scenario: str, users: int, run_dir: Path) -> LoadProcess:
     env = dict(os.environ)
     # The tree's code first (the loadgen imports drill.services and the services' seeds).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            argv,
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    child, process = processes.spawn(argv, cwd=root, env=env, log=log)
     time.sleep(0.5)
-    if process.poll() is not None:
-        raise LoadError(f"Locust exited at once (code {process.returncode}); see {log}")
-    return LoadProcess(process.pid, users, script, log, prefix)
+    if child.poll() is not None:
+        raise LoadError(f"Locust exited at once (code {child.returncode}); see {log}")
+    return LoadProcess(process.pid, process.started, users, script, log, prefix)
 
 
-def _ours(pid: int) -> bool:
-    """Whether pid is still a Locust process (not a program that reused the pid)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True  # no /proc to check against: trust the journal's pid
-    return b"locust" in cmdline
-
-
-def running(pid: int | None) -> bool:
+def running(process: processes.Process | None) -> bool:
     """Whether the drill's load still runs."""
-    return pid is not None and _ours(pid)
+    return process is not None and processes.alive(process)
 
 
-def _signal(pid: int | None, sig: signal.Signals) -> bool:
-    """Send the signal to the load's process group if the pid is still our Locust."""
-    if not running(pid):
-        return False
-    assert pid is not None
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-    return True
-
-
-def pause(pid: int | None) -> bool:
+def pause(process: processes.Process | None) -> bool:
     """Freeze the load (SIGSTOP) while a latency check measures; True if it ran."""
-    return _signal(pid, signal.SIGSTOP)
+    return process is not None and processes.signal_group(process, signal.SIGSTOP)
 
 
-def resume(pid: int | None) -> bool:
+def resume(process: processes.Process | None) -> bool:
     """Let a paused load go on (SIGCONT); True if it ran."""
-    return _signal(pid, signal.SIGCONT)
+    return process is not None and processes.signal_group(process, signal.SIGCONT)
 
 
-def stop(pid: int | None) -> bool:
-    """Stop the load (SIGTERM to its process group, SIGKILL if it lingers); True if it ran."""
-    if not resume(pid):  # a paused Locust would not see the SIGTERM until continued
+def stop(process: processes.Process | None) -> bool:
+    """Stop the load (SIGTERM to its process group, SIGKILL if it lingers); True if it ran.
+    Locust writes its last CSV stats on SIGTERM."""
+    if not running(process):
         return False
-    assert pid is not None
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)  # Locust writes its last CSV stats on SIGTERM
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if running(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    assert process is not None
+    resume(process)  # a paused Locust would not see the SIGTERM until continued
+    processes.stop_groups([process], STOP_TIMEOUT_S, poll=0.2)
     return True
 
 

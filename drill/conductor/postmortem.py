@@ -163,9 +163,9 @@ def render(summary: DrillSummary, fix_note: str) -> str:
             f"{summary.hints_used} of {len(content.hints) if content else '?'}",
         ),
         "",
-        "## Debrief questions",
+        "## Wrap-up questions",
         "",
-        *(f"- {q}" for q in (content.debrief if content else ())),
+        *(f"- {q}" for q in (content.wrap_up if content else ())),
         "",
     ]
     return "\n".join(lines)

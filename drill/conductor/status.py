@@ -38,7 +38,7 @@ class Status:
 
 def build(drill: Drill, content: Content, reading: AlertReading) -> Status:
     """The drill's status now (clock.now, so tests can move time)."""
-    return Status(drill, content, clock.now(), reading, load.running(drill.load_pid))
+    return Status(drill, content, clock.now(), reading, load.running(drill.load_process))
 
 
 def _phase_table(status: Status) -> Table:

@@ -12,12 +12,12 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from drill.audit.runner import HUNK
 from drill.checklist import Item
-from drill.conductor.journal import running_drill
 from drill.console import EXIT_FAIL, fail, out
+from drill.diffs import hunk_lines
 from drill.review import catalogue, store
 from drill.review.scoring import TOLERANCE, BadFinding, Verdict, parse_finding, score
+from drill.running import refusal
 
 review_app = typer.Typer(
     help="Review drills: find the planted faults in plausible pull requests.",
@@ -35,8 +35,8 @@ def numbered_diff(patch: str) -> Text:
     line_no: int | None = None
     for raw, shown in zip(patch.splitlines(), highlighted.split("\n"), strict=False):
         gutter = ""
-        if match := HUNK.match(raw):
-            line_no = int(match.group("start"))
+        if (hunk := hunk_lines(raw)) is not None:
+            line_no = hunk.start
         elif line_no is not None and raw[:1] in {"+", " "} and not raw.startswith("+++"):
             gutter = str(line_no)
             line_no += 1
@@ -60,8 +60,8 @@ def _pull_request(pr_id: str) -> catalogue.PullRequest:
 
 def _refuse_during_a_drill(what: str) -> None:
     """Exit 2 while an incident drill runs: `what` would hand the team its answers."""
-    if (running := running_drill()) is not None:
-        raise fail(f"drill #{running.id} is running; {what} wait until after: drill end")
+    if (refused := refusal(f"{what} wait")) is not None:
+        raise fail(refused)
 
 
 @contextmanager
@@ -186,7 +186,7 @@ def team_score(team: TeamOption) -> None:
 
 @review_app.command()
 def key(pr_id: Annotated[str, typer.Argument(help="Pull request id, e.g. pr-01.")]) -> None:
-    """Instructors only: the answer key of a pull request, for the debrief."""
+    """Instructors only: the answer key of a pull request, for the wrap-up."""
     pr = _pull_request(pr_id)
     _refuse_during_a_drill("the answer keys")
     try:

@@ -86,7 +86,7 @@ def _session() -> Iterator[Session]:
 
 def _first_reviews(team: str) -> Select[tuple[int]]:
     """The ids of the team's first submission on each pull request: the one that counts (a
-    second try, after the debrief or the key, would only inflate the rate)."""
+    second try, after the wrap-up or the key, would only inflate the rate)."""
     return select(func.min(Submission.id)).where(Submission.team == team).group_by(Submission.pr_id)
 
 

@@ -34,11 +34,11 @@ from services.chain.pricing import DISCOUNT_RATES, PRICE_LIST, Tier, tier_of
 
 CHAIN = ("service-a", "service-b", "service-c")
 STOPPED = "service-c"
-DEFAULT_POOL = 8  # the brief's CHAIN_MAX_CONCURRENCY, when service-a does not publish its own
+DEFAULT_POOL = 8  # the default CHAIN_MAX_CONCURRENCY, when service-a does not publish its own
 LOAD_FACTOR = 4
 MAX_LOAD_CONCURRENCY = 256  # the grader's own ceiling, whatever pool size a fix sets
 LOAD_S = 10.0
-CLIENT_TIMEOUT_S = 10.0  # twice the brief's CHAIN_TIMEOUT_S: a request that takes longer hangs
+CLIENT_TIMEOUT_S = 10.0  # twice the default CHAIN_TIMEOUT_S: a request that takes longer hangs
 BASELINE_S = 3.0
 BASELINE_CONCURRENCY = 2
 # Shares and bounds far from both outcomes: the poisoned chain serves ~0 quotes/s under load with

@@ -10,11 +10,11 @@ class ChainSettings(ServiceSettings):
 
     service_name: str = "service-a"
     # Like a sync server with a fixed number of workers: at most this many requests are served at
-    # once, the rest wait in line (the brief's CHAIN_MAX_CONCURRENCY, default 8).
+    # once, the rest wait in line (CHAIN_MAX_CONCURRENCY, default 8).
     chain_max_concurrency: int = Field(default=8, ge=1, le=1024)
-    # How long a service waits for the service it calls (the brief's CHAIN_TIMEOUT_S, default 5).
+    # How long a service waits for the service it calls (CHAIN_TIMEOUT_S, default 5).
     chain_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    # The lab passes each callee's URL as <NAME>_URL; these defaults are the brief's ports.
+    # The lab passes each callee's URL as <NAME>_URL; these defaults are the lab's ports.
     service_a_url: str = "http://127.0.0.1:5001"
     service_b_url: str = "http://127.0.0.1:5002"
     service_c_url: str = "http://127.0.0.1:5003"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-# The brief's buckets (0.05 .. 5 s) plus finer and coarser ones, so P99 < 200 ms is readable
+# The SLO buckets (0.05 .. 5 s) plus finer and coarser ones, so P99 < 200 ms is readable
 # straight off `le="0.2"` and a 10 s hang still lands in a bucket of its own.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 

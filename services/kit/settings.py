@@ -9,7 +9,7 @@ class ServiceSettings(BaseSettings):
     """Base class of every service's settings; a service subclasses it to add its own fields.
 
     Environment variables carry no prefix (DATABASE_URL, LOG_LEVEL, ...) so that the names in the
-    brief, the compose file and the local lab are the same.
+    docs (docs/contracts.md), the compose file and the local lab are the same.
     """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)

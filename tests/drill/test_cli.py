@@ -1,4 +1,4 @@
-"""The `drill` command's usage errors and messages: clear words and the brief's exit codes."""
+"""The `drill` command's usage errors and messages: clear words and the documented exit codes."""
 
 import json
 import shutil

@@ -1,6 +1,6 @@
-"""The Docker backend of drill/lab.py without an engine: what each lab operation asks `docker
-compose` to do once lab.json says the lab runs in Docker (the live tests, in
-tests/infra/test_docker_live.py, run the same operations on a real engine)."""
+"""The Docker backend of the lab (drill/lab/docker.py) without an engine: what each lab
+operation asks `docker compose` to do once lab.json says the lab runs in Docker (the live tests,
+in tests/infra/test_docker_live.py, run the same operations on a real engine)."""
 
 import subprocess
 from pathlib import Path
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from drill import lab
+from drill.lab import docker as lab_docker
+from drill.lab import state as lab_state
 
 COMPOSE = ["docker", "compose", "--project-name", "drilltest"]
 
@@ -21,13 +23,13 @@ def calls(tree: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         recorded.append(argv)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
-    monkeypatch.setattr(lab, "_run", run)
-    monkeypatch.setattr(lab, "_answers", lambda url, path: True)
+    monkeypatch.setattr(lab_docker, "_run", run)
+    monkeypatch.setattr(lab_docker, "answers", lambda url, path: True)
     running = {
         name: lab.RunningService(name, 0, f"http://127.0.0.1:{port}", f"make logs service={name}")
         for name, port in (("billing", 8001), ("service-c", 5003))
     }
-    lab._write_state(tree, running, lab.DOCKER, COMPOSE)
+    lab_state.write_state(tree, running, lab.DOCKER, COMPOSE)
     return recorded
 
 
@@ -85,7 +87,7 @@ def test_an_answering_engine_means_docker_unless_a_port_offset_is_set(
     tree: Path, calls: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tree / "docker-compose.yml").write_text("services: {}\n")
-    monkeypatch.setattr("drill.lab.shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr("drill.lab.docker.shutil.which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setenv("DRILL_PORT_OFFSET", "0")
     without_offset = lab.docker_unavailable(tree)
     monkeypatch.setenv("DRILL_PORT_OFFSET", "200")
@@ -111,7 +113,7 @@ def test_an_interrupted_up_is_recorded_first_so_drill_down_takes_it_down(
             raise KeyboardInterrupt
         return subprocess.CompletedProcess(argv, 1, "", "engine busy")
 
-    monkeypatch.setattr(lab, "_run", run)
+    monkeypatch.setattr(lab_docker, "_run", run)
     monkeypatch.delenv("DRILL_DOCKER_SERVICES", raising=False)
     with pytest.raises(KeyboardInterrupt):
         lab.Compose(tree, COMPOSE).up(progress=lambda _line: None)
@@ -125,7 +127,7 @@ def test_an_interrupted_up_is_recorded_first_so_drill_down_takes_it_down(
         recorded.append(argv)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
-    monkeypatch.setattr(lab, "_run", run_ok)
+    monkeypatch.setattr(lab_docker, "_run", run_ok)
     stopped = lab.stop(tree)
 
     assert recorded[-1] == [*COMPOSE, "down", "--volumes", "--remove-orphans"]
@@ -146,9 +148,9 @@ def test_a_service_never_ready_takes_the_lab_down_and_raises_its_own_error(
             return subprocess.CompletedProcess(argv, 1, "", "down failed")
         return subprocess.CompletedProcess(argv, 0, "", "")
 
-    monkeypatch.setattr(lab, "_run", run)
-    monkeypatch.setattr(lab, "_answers", lambda url, path: False)
-    monkeypatch.setattr(lab, "DOCKER_READY_TIMEOUT_S", 0.0)
+    monkeypatch.setattr(lab_docker, "_run", run)
+    monkeypatch.setattr(lab_docker, "answers", lambda url, path: False)
+    monkeypatch.setattr(lab_docker, "DOCKER_READY_TIMEOUT_S", 0.0)
     monkeypatch.setenv("DRILL_DOCKER_SERVICES", "billing postgres")
     with pytest.raises(lab.LabError, match="billing did not become ready"):
         lab.Compose(tree, COMPOSE).up(progress=lambda _line: None)

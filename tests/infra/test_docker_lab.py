@@ -1,5 +1,6 @@
-"""The Docker lab's files, checked without a Docker engine: docker-compose.yml against the brief
-(ports on 127.0.0.1, memory limits, healthchecks, pinned images) and against drill/services.py
+"""The Docker lab's files, checked without a Docker engine: docker-compose.yml against
+docs/contracts.md (ports on 127.0.0.1), against the lab's own rules (memory limits, healthchecks,
+pinned images) and against drill/services.py
 (every service, its port, its database and callees), the Dockerfile, the Docker scrape
 configuration (promtool) and Alertmanager's (amtool).
 
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from drill.services import SERVICES
+from tests import contracts
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -27,15 +29,8 @@ DOCKERFILE = REPO / "infra" / "docker" / "Dockerfile"
 PROMETHEUS = REPO / "infra" / "prometheus"
 ALERTMANAGER_CONFIG = REPO / "infra" / "alertmanager" / "alertmanager.yml"
 
-# The brief's host ports (shared BRIEF.md, "Ports"), by compose service.
-BRIEF_PORTS: dict[str, set[int]] = {
-    **{name: {spec.base_port} for name, spec in SERVICES.items()},
-    "prometheus": {9090},
-    "alertmanager": {9093},
-    "grafana": {3000},
-    "jaeger": {16686, 4317, 4318},
-    "locust": {8089},
-}
+# The host ports of docs/contracts.md ("Ports"), by compose service.
+CONTRACT_PORTS: dict[str, set[int]] = contracts.ports()
 THIRD_PARTY = ("postgres", "jaeger", "prometheus", "alertmanager", "grafana")
 # ${NAME} or ${NAME:-default}, but not $${NAME} (escaped for the container's shell).
 INTERPOLATION = re.compile(r"(?<!\$)\$\{(\w+)(?::?[-?][^}]*)?\}")
@@ -81,20 +76,20 @@ def test_every_service_of_the_lab_is_in_compose() -> None:
     assert expected <= COMPOSE_SERVICES.keys(), sorted(expected - COMPOSE_SERVICES.keys())
 
 
-@pytest.mark.parametrize("name", sorted(BRIEF_PORTS))
-def test_published_ports_bind_loopback_at_the_brief_s_ports(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(CONTRACT_PORTS))
+def test_published_ports_bind_loopback_at_the_contract_s_ports(name: str) -> None:
     host_ports: set[int] = set()
     for port in _published(COMPOSE_SERVICES[name]):
         address, host_port, container_port = port.split(":")
         assert address == "127.0.0.1", f"{name}: {port} is not bound to 127.0.0.1"
         assert container_port.isdigit(), f"{name}: {port}"
         host_ports.add(int(host_port))
-    assert host_ports == BRIEF_PORTS[name]
+    assert host_ports == CONTRACT_PORTS[name]
 
 
 def test_no_other_container_publishes_a_port() -> None:
     for name, service in COMPOSE_SERVICES.items():
-        if name not in BRIEF_PORTS:
+        if name not in CONTRACT_PORTS:
             assert not service.get("ports"), f"{name} publishes {service['ports']}"
 
 

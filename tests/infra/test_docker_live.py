@@ -10,8 +10,9 @@ others (e.g. `docker-compose.yml` and every service, on a machine that can pull 
 
 Without an engine, the compose plugin or the images these tests skip and say why; with
 DRILL_TEST_DOCKER=1 (set by .ci/run) they fail instead, so CI cannot pass without running them.
-The lab uses the brief's host ports (the Docker lab has no port offset), so a port already taken
-fails or skips the module before anything starts, and the lab is always taken down afterwards.
+The lab uses the standard host ports of docs/contracts.md (the Docker lab has no port offset), so
+a port already taken fails or skips the module before anything starts, and the lab is always
+taken down afterwards.
 """
 
 import json

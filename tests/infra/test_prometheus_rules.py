@@ -1,5 +1,5 @@
 """The Prometheus configuration and alert rules in infra/prometheus: valid for promtool, every
-alert of the brief defined, unit-tested both ways, and linked to a runbook that exists.
+alert of docs/contracts.md defined, unit-tested both ways, and linked to a runbook that exists.
 
 promtool comes with Debian's `prometheus` package (.ci/run installs it); without it the promtool
 checks skip and say so, and the checks that only read the files still run.
@@ -14,25 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import contracts
+
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = REPO / "infra" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROMETHEUS / "tests").glob("*.test.yml"))
 
-# The brief's alert names (shared BRIEF.md, "Contracts"): graders, dashboards and runbooks use them.
-BRIEF_ALERTS = frozenset(
-    {
-        "BillingLedgerDrift",
-        "BillingDoubleCharge",
-        "BillingLatencyHigh",
-        "ChainUpstreamTimeouts",
-        "ChainWorkersSaturated",
-        "OrdersLatencyHigh",
-        "OrdersQueryStorm",
-        "ServiceDown",
-        "HighErrorRate",
-    }
-)
+# The alert names of docs/contracts.md ("Alerts"): graders, dashboards and runbooks use them.
+CONTRACT_ALERTS = frozenset(contracts.alerts())
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -108,8 +98,8 @@ def test_the_promtool_unit_tests_pass(promtool: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_alert_of_the_brief_is_defined() -> None:
-    missing = BRIEF_ALERTS - ALERTS.keys()
+def test_every_alert_of_the_contracts_is_defined() -> None:
+    missing = CONTRACT_ALERTS - ALERTS.keys()
     assert not missing, f"not in infra/prometheus/rules: {sorted(missing)}"
 
 

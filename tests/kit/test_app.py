@@ -158,7 +158,7 @@ def test_metrics_count_requests_by_route_template_and_errors_by_code(client: Tes
     assert samples[("http_server_requests_in_flight", (("service", "widget"),))] == 1  # the scrape
 
 
-def test_latency_buckets_include_the_brief_s_slo_boundaries(client: TestClient) -> None:
+def test_latency_buckets_include_the_slo_boundaries(client: TestClient) -> None:
     client.get("/healthz")
     buckets = {
         dict(labels)["le"]

@@ -47,7 +47,7 @@ def drills_end(lab: Path) -> Iterator[Path]:
     finally:
         leftover = Journal().active()
         if leftover is not None:
-            stop(leftover.load_pid)
+            stop(leftover.load_process)
 
 
 def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert ledger.read_text() == faulty
     assert list((lab / ".drill" / "saved").rglob("ledger.py"))
     drill_run = Journal().active()
-    assert drill_run is not None and running(drill_run.load_pid)
+    assert drill_run is not None and running(drill_run.load_process)
     at = clock_of(drill_run.started_at)
 
     again = drill(lab, "start", "n-plus-one", "--team", "blue")
@@ -116,7 +116,7 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     ended = drill(lab, "end", env=at(47))
     assert ended.returncode == 0, ended.stderr
     assert "load stopped" in ended.stdout
-    assert not running(drill_run.load_pid)
+    assert not running(drill_run.load_process)
 
     written = drill(lab, "postmortem", env=at(50))
     assert written.returncode == 0, written.stderr

@@ -10,6 +10,8 @@ import pytest
 from drill.conductor import conduct
 from drill.conductor.alerts import Alert, AlertReading
 from drill.conductor.journal import ALERT, HINT, DrillActive, Journal
+from drill.processes import Process
+from drill.running import RunningDrill, running_drill
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -97,3 +99,29 @@ def test_each_alert_is_recorded_once_from_when_it_fired_but_never_before_the_dri
     assert drill is not None
     alerts = {e.data["name"]: e.at for e in drill.of_kind(ALERT)}
     assert alerts == {"BillingDoubleCharge": T0 + timedelta(minutes=2), "ServiceDown": T0}
+
+
+def test_the_running_drill_guard_reads_what_the_journal_wrote(tmp_path: Path) -> None:
+    """drill.running (below the conductor, for the audit and review commands) sees the drill the
+    journal started, and nothing once it ended; a missing or broken log is no drill."""
+    path = tmp_path / "drill.db"
+    assert running_drill(path) is None
+    journal = Journal(path)
+    drill_id = start(journal, tmp_path)
+    assert running_drill(path) == RunningDrill(drill_id, "float-drift", "red")
+    journal.end(drill_id, T0, {})
+    assert running_drill(path) is None
+    broken = tmp_path / "broken.db"
+    broken.write_text("not a database")
+    assert running_drill(broken) is None
+
+
+def test_the_load_process_carries_the_start_time_recorded_with_its_pid(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "drill.db")
+    drill_id = start(journal, tmp_path)
+    journal.set_load(drill_id, 4242, {"pid": 4242, "started": 987654, "users": 2}, T0)
+    drill = journal.get(drill_id)
+    assert drill is not None and drill.load_process == Process(4242, 987654)
+    journal.set_load(drill_id, None, {"stopped": True}, T0)
+    stopped = journal.get(drill_id)
+    assert stopped is not None and stopped.load_process is None

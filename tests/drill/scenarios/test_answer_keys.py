@@ -53,7 +53,7 @@ def test_the_section_parser_reads_only_its_own_lists() -> None:
         "- `test_rejects_outside`: before the section\n"
         f"{SECTION}\n### Accepted fixes\n- `test_reference_fix_passes_every_check`: ref\n"
         "### Rejected wrong fixes\n- `test_rejects_a`: a\n- `test_rejects_b`: b\n"
-        "## Debrief\n- `test_rejects_after`: after\n"
+        "## Wrap-up\n- `test_rejects_after`: after\n"
     )
     lists = listed(text)
 
