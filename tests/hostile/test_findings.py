@@ -14,6 +14,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from services.billing.app import create_app as create_billing
+from services.billing.schemas import UUID4_PATTERN
+from services.billing.settings import BillingSettings
 from services.catalog.app import create_app as create_catalog
 from services.catalog.settings import CatalogSettings
 from services.chain.app import create_app as create_chain
@@ -171,3 +174,47 @@ def test_a_chain_quantity_is_a_json_integer(qty: object) -> None:
     body = {"customer_id": str(uuid.uuid4()), "items": [{"sku": "SKU-MUG", "qty": qty}]}
     with TestClient(create_chain(settings)) as client:
         assert_422(client.post("/v1/quote", json=body), ["body", "items", 0, "qty"])
+
+
+@pytest.fixture
+def billing(tmp_path: Path) -> Iterator[TestClient]:
+    settings = BillingSettings(
+        database_url=f"sqlite:///{tmp_path / 'billing.db'}",
+        seed_history=False,
+        reconcile_interval_ms=3_600_000,
+    )
+    with TestClient(create_billing(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "{6f9619ff-8b86-4d11-b42d-00c04fc964ff}",
+        "urn:uuid:6f9619ff-8b86-4d11-b42d-00c04fc964ff",
+        "6f9619ff8b864d11b42d00c04fc964ff",
+        str(uuid.uuid1()),
+    ],
+    ids=["braces", "urn", "bare-hex", "version-1"],
+)
+def test_a_billing_user_id_is_a_uuid4_written_as_documented(
+    billing: TestClient, user_id: str
+) -> None:
+    reader = {"Authorization": "Bearer drill-lab-reader"}
+    writer = {"Authorization": "Bearer drill-lab-writer"}
+    body = {"user_id": user_id, "action": "create", "amount": "1.00", "request_id": "r-1"}
+
+    assert_422(billing.get(f"/v1/users/{user_id}/balance", headers=reader))
+    assert_422(billing.post("/v1/transactions", json=body, headers=writer), ["body", "user_id"])
+    upper = str(uuid.uuid4()).upper()
+    assert billing.get(f"/v1/users/{upper}/balance", headers=reader).status_code == 200
+
+
+def test_billing_documents_its_user_ids_in_a_format_testers_know(billing: TestClient) -> None:
+    document = billing.get("/openapi.json").json()
+    body_id = document["components"]["schemas"]["TransactionIn"]["properties"]["user_id"]
+    (path_id,) = document["paths"]["/v1/users/{user_id}/balance"]["get"]["parameters"]
+
+    for schema in (body_id, path_id["schema"]):
+        assert schema["format"] == "uuid"
+        assert schema["pattern"] == UUID4_PATTERN
