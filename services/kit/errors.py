@@ -156,7 +156,10 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
         503,
         "database_unavailable",
         "Database unavailable",
-        "The service cannot reach its database; nothing was written. Retry later.",
+        # Not "nothing was written": a connection lost while committing leaves the outcome
+        # unknown to the service (tests/hostile/test_billing_db_down.py shows it happen).
+        "The service cannot reach its database. Retry later, unchanged: a write cut off while "
+        "committing may have been saved.",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
     return problem_response(request, problem)
