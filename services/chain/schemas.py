@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from services.chain.pricing import Tier
 
@@ -15,7 +15,8 @@ class Item(BaseModel):
     """One line of a checkout."""
 
     sku: Sku
-    qty: int = Field(ge=1, le=100)
+    # A JSON integer: true, "2" or 2.0 is refused, not read as a quantity.
+    qty: StrictInt = Field(ge=1, le=100)
 
 
 class QuoteIn(BaseModel):

@@ -10,7 +10,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import choose_encoder
 
-from services.kit.errors import RETRY_AFTER_S, Problem, install_error_handlers
+from services.kit.errors import (
+    PROBLEM_MEDIA_TYPE,
+    RETRY_AFTER_S,
+    Problem,
+    ProblemDetails,
+    install_error_handlers,
+)
 from services.kit.logging import configure_logging
 from services.kit.metrics import ServiceMetrics
 from services.kit.middleware import RequestMetricsMiddleware
@@ -37,6 +43,28 @@ def healthz_probe(url: str) -> ReadinessCheck:
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+class ServiceApp(FastAPI):
+    """FastAPI, with an OpenAPI document that tells the truth about error answers: every one is
+    problem+json (services/kit/errors.py), whatever FastAPI would document by default."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = super().openapi()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            # FastAPI's default 422 body, which no service of ours ever sends.
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            schemas["Problem"] = ProblemDetails.model_json_schema()
+            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        if status.isdigit() and int(status) >= 400:
+                            response["content"] = problem
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
 def build_service_app(
     settings: ServiceSettings,
     *,
@@ -49,7 +77,7 @@ def build_service_app(
     """A FastAPI app with the kit's signals and error handling, serving the given routers."""
     configure_logging(settings.service_name, settings.log_level)
     tracer_provider(settings.service_name)
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = ServiceApp(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = ServiceMetrics(settings.service_name)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
@@ -69,7 +97,7 @@ def _operational_router(service: str, readiness: dict[str, ReadinessCheck]) -> A
         """Liveness: the process answers."""
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "A dependency does not answer"}})
     def readyz() -> dict[str, Any]:
         """Readiness: every dependency of the service answers."""
         checks: dict[str, str] = {}

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,21 @@ logger = logging.getLogger("kit.errors")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Seconds a client should wait before retrying when a dependency is down.
 RETRY_AFTER_S = 5
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error answer (RFC 9457), as the services' OpenAPI documents it."""
+
+    # Extension members beyond these (`errors`, `checks`, ...) depend on the error.
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="urn:drill-lab:problem:<error_code>")
+    title: str
+    status: int
+    detail: str | None
+    instance: str = Field(description="The request's path.")
+    error_code: str
+    trace_id: str | None = Field(description="The request's trace (32 hex digits), if traced.")
 
 
 class Problem(Exception):
@@ -106,9 +122,32 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return problem_response(request, _unparseable_body(exc))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     problem = Problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
     return problem_response(request, problem)
+
+
+def _unparseable_body(exc: StarletteHTTPException) -> Problem:
+    """The framework's only 400: a body it could not even decode (bytes that are not UTF-8, say).
+
+    A body that is not JSON at all is as invalid as one that breaks the schema, and FastAPI
+    already answers malformed JSON with a validation error: one status, 422, for both, the one
+    every operation documents.
+    """
+    cause = exc.__cause__
+    reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc.detail)
+    errors = [
+        {"loc": ["body"], "msg": f"the body cannot be parsed ({reason})", "type": "json_invalid"}
+    ]
+    return Problem(
+        422,
+        "validation_error",
+        "Request is not valid",
+        f"body: {errors[0]['msg']}",
+        extra={"errors": errors},
+    )
 
 
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
@@ -117,7 +156,10 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
         503,
         "database_unavailable",
         "Database unavailable",
-        "The service cannot reach its database; nothing was written. Retry later.",
+        # Not "nothing was written": a connection lost while committing leaves the outcome
+        # unknown to the service (tests/hostile/test_billing_db_down.py shows it happen).
+        "The service cannot reach its database. Retry later, unchanged: a write cut off while "
+        "committing may have been saved.",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
     return problem_response(request, problem)

@@ -3,25 +3,24 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import UUID4
 
 from services.billing import ledger
 from services.billing.auth import Role, require
-from services.billing.schemas import BalanceOut, TransactionPage
+from services.billing.schemas import BalanceOut, TransactionPage, UserId
 from services.kit.db import SessionDep
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(require(Role.READ))])
 
 
 @router.get("/{user_id}/balance", responses={401: {}, 403: {}, 422: {}})
-def get_balance(user_id: UUID4, session: SessionDep) -> BalanceOut:
+def get_balance(user_id: UserId, session: SessionDep) -> BalanceOut:
     """The user's balance and transaction count."""
     return ledger.get_balance(session, user_id=str(user_id))
 
 
 @router.get("/{user_id}/transactions", responses={401: {}, 403: {}, 422: {}})
 def list_transactions(
-    user_id: UUID4,
+    user_id: UserId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,

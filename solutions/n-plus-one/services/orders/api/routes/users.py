@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from services.kit.db import SessionDep
 from services.kit.errors import Problem
 from services.orders import history
 from services.orders.api.deps import PricesDep
-from services.orders.limits import DEFAULT_PAGE, MAX_PAGE
+from services.orders.limits import DEFAULT_PAGE, MAX_PAGE, USER_ID_MAX, USER_ID_MIN
 from services.orders.schemas import OrderPage
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/users", tags=["users"])
 
 @router.get("/{user_id}/orders", responses={404: {}, 422: {}, 502: {}, 503: {}})
 async def list_orders(
-    user_id: int,
+    user_id: Annotated[int, Path(ge=USER_ID_MIN, le=USER_ID_MAX)],
     session: SessionDep,
     prices: PricesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
