@@ -39,6 +39,7 @@ from drill.grading import (
     describe_runs,
     load_runs,
     percentile,
+    quiet_neighbours,
     require_ready,
     run_checks,
 )
@@ -52,11 +53,19 @@ BATCH_USERS = 100
 # 120 samples: the nearest-rank P99 is the second slowest, so one hiccup is forgiven, two are not.
 LOAD_REQUESTS = 120
 LOAD_CONCURRENCY = 2
-# The machine is shared: a neighbour's load test can push one run's P99 past the SLO. A run that
-# misses only by that much (no batch over NOISE_BOUND_S) is run again, up to LOAD_ATTEMPTS runs;
-# the planted fault misses by ten times the SLO or more.
-LOAD_ATTEMPTS = 3
-NOISE_BOUND_S = 1.0
+# On a busy machine a run stops after LOAD_BUDGET_S, with at least LOAD_MIN_REQUESTS batches (its
+# P99 then the slowest): on an idle one, 120 batches take a few seconds.
+LOAD_BUDGET_S = 8.0
+LOAD_MIN_REQUESTS = 20
+# The machine is shared: a neighbour's load can push one run's P99 far past the SLO. So each run
+# also times a cheap request (a one-user batch of a user without orders: the route's fixed cost)
+# between the large ones, and a run passes when its P99 is under the SLO, or, on a machine busy
+# enough to miss it, when a 100-user batch's median costs at most SCALE_MAX cheap ones: the fix
+# scales. A cost that grows with the users is the planted fault's (the poisoned code: hundreds of
+# times); it is also graded by counts (statements, catalog calls), never by time alone.
+SCALE_MAX = 15.0
+# A run with no errors that missed is run again, once.
+LOAD_ATTEMPTS = 2
 # Ten times the SLO: a batch slower than this has failed, and waiting longer only costs time.
 BATCH_TIMEOUT_S = 2.0
 # What one request may take in the checks that are not about time: long enough for the poisoned
@@ -86,14 +95,16 @@ OUTAGE_PAGE_SKUS = 3
 # shorter than the 5 s the spec gives the orders service to wait for it.
 HANG_S = 3.0
 HANG_PROBES = 5
-HANG_PROBE_LIMIT_S = 0.5
+HANG_PROBE_LIMIT_S = 1.0
 OUTAGE_STATUSES = (502, 503, 504)
 CACHE_USERS = 5
 # The cheap requests probed while large batches run, and how slow the slowest may be.
 PROBES = 20
 PROBE_INTERVAL_S = 0.1
 PROBE_TIMEOUT_S = 2.0
-PROBE_LIMIT_S = 0.500
+# A blocked loop holds a probe for seconds (the poisoned code: no answer in PROBE_TIMEOUT_S); a
+# busy shared machine for a few hundred milliseconds.
+PROBE_LIMIT_S = 1.0
 STALL_WORKERS = 2
 # How long a stalled service may take to finish its backlog before grading goes on.
 DRAIN_TIMEOUT_S = 120.0
@@ -527,39 +538,51 @@ class ColdPages:
 
 @dataclass(frozen=True)
 class LoadRun:
-    """One run of concurrent batches: every latency measured, and the errors."""
+    """One run of concurrent batches: every latency measured, the errors, and the cheap
+    requests timed between them."""
 
     latencies: list[float]
     errors: int
     wall_s: float
+    cheap: list[float]
 
     @property
     def complete(self) -> bool:
-        """Whether every batch was sent (a run stops early once its P99 is lost)."""
-        return len(self.latencies) == LOAD_REQUESTS
+        """Whether enough batches were sent (a run stops early once two batches failed)."""
+        return len(self.latencies) >= LOAD_MIN_REQUESTS and self.errors < 2
+
+    @property
+    def scale(self) -> float:
+        """A large batch's median cost, in cheap requests."""
+        return percentile(self.latencies, 50) / max(percentile(self.cheap, 50), 1e-6)
 
     @property
     def passed(self) -> bool:
-        """P99 under the SLO and no errors."""
-        return self.complete and percentile(self.latencies, 99) < P99_SLO_S and not self.errors
+        """No errors, and P99 under the SLO, or (a busy machine) a cost that scales."""
+        if not self.complete or self.errors:
+            return False
+        return percentile(self.latencies, 99) < P99_SLO_S or self.scale <= SCALE_MAX
 
     @property
     def noise_sized(self) -> bool:
-        """Missed by what a busy neighbour on the machine can cost, not by a fault's margin."""
-        return not self.errors and max(self.latencies) < NOISE_BOUND_S
+        """Missed without an error: worth one more run."""
+        return not self.errors
 
     @property
     def summary(self) -> str:
         """What the run measured, in one phrase."""
-        ms = P99_SLO_S * 1000
-        shown = (
+        if not self.complete:
+            return (
+                f"stopped after {len(self.latencies)} batches, {self.errors} of them failed or "
+                f"over {BATCH_TIMEOUT_S:g} s"
+            )
+        rate = len(self.latencies) / self.wall_s
+        return (
             f"P99 {percentile(self.latencies, 99) * 1000:.0f} ms, "
-            f"P50 {percentile(self.latencies, 50) * 1000:.0f} ms"
-            if self.complete
-            else f"stopped after {len(self.latencies)} batches, 2 already over {ms:.0f} ms "
-            f"(slowest {max(self.latencies) * 1000:.0f} ms)"
+            f"P50 {percentile(self.latencies, 50) * 1000:.0f} ms "
+            f"({self.scale:.1f}x a one-user batch's {percentile(self.cheap, 50) * 1000:.0f} ms), "
+            f"{self.errors} errors, {len(self.latencies)} batches, {rate:.0f} a second"
         )
-        return f"{shown}, {self.errors} errors, {len(self.latencies) / self.wall_s:.0f} batches/s"
 
 
 @dataclass
@@ -1069,9 +1092,10 @@ class Grader:
         self.answered = []
         alone, status = await self._timed_batch(self.buyers.take(BATCH_USERS))
         expected = (
-            f"P99 < {P99_SLO_S * 1000:.0f} ms, 0 errors ({LOAD_REQUESTS} batches of "
-            f"{BATCH_USERS} users, {LOAD_CONCURRENCY} at a time; up to {LOAD_ATTEMPTS} runs "
-            f"when the misses are noise-sized); every answer right, each batch within "
+            f"P99 < {P99_SLO_S * 1000:.0f} ms (on a machine too busy for that: a batch's median "
+            f"<= {SCALE_MAX:g} one-user batches), 0 errors ({LOAD_REQUESTS} batches of "
+            f"{BATCH_USERS} users, {LOAD_CONCURRENCY} at a time, up to {LOAD_ATTEMPTS} runs); "
+            f"every answer right, each batch within "
             f"{MAX_STATEMENTS} statements and its catalog calls within 1 per "
             f"{data.CATALOG_BATCH_MAX} SKUs (+1)"
         )
@@ -1083,7 +1107,8 @@ class Grader:
                 + (f"over {BATCH_TIMEOUT_S:.0f} s" if status is None else f"HTTP {status}"),
                 expected,
             )
-        runs = await load_runs(self._load_run, LOAD_ATTEMPTS)
+        async with quiet_neighbours():
+            runs = await load_runs(self._load_run, LOAD_ATTEMPTS)
         drained = await self.lab.settle()
         wrong = self._judge_answered()
         return Measured(
@@ -1121,29 +1146,41 @@ class Grader:
         return [f"{wrong} of {len(self.answered)} answers wrong or too costly (first: {first})"]
 
     async def _load_run(self) -> LoadRun:
-        """LOAD_REQUESTS batches, LOAD_CONCURRENCY at a time; stops as soon as the P99 is lost."""
+        """LOAD_REQUESTS batches, LOAD_CONCURRENCY at a time, each followed by a cheap one-user
+        batch; stops as soon as two batches failed."""
         latencies: list[float] = []
+        cheap: list[float] = []
         errors = 0
         sent = 0
 
-        def doomed() -> bool:
-            # Two samples over the SLO already fix the second slowest, the P99, above it.
-            return sum(lat >= P99_SLO_S for lat in latencies) >= 2
+        def more() -> bool:
+            over_budget = time.perf_counter() - started > LOAD_BUDGET_S
+            return (
+                sent < LOAD_REQUESTS
+                and errors < 2
+                and not (over_budget and sent >= LOAD_MIN_REQUESTS)
+            )
 
         async def worker() -> None:
             nonlocal errors, sent
-            while sent < LOAD_REQUESTS and not doomed():
+            while more():
                 sent += 1
                 elapsed, status = await self._timed_batch(self.buyers.take(BATCH_USERS))
                 latencies.append(elapsed)
                 errors += status != 200
+                elapsed, status = await self._timed_batch(self.idle.take(1))
+                cheap.append(elapsed if status == 200 else math.inf)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(LOAD_CONCURRENCY)))
-        return LoadRun(latencies, errors, time.perf_counter() - started)
+        return LoadRun(latencies, errors, time.perf_counter() - started, cheap)
 
     async def no_stall(self) -> Measured:
         await self.lab.settle()
+        async with quiet_neighbours():
+            return await self._no_stall()
+
+    async def _no_stall(self) -> Measured:
         stop = asyncio.Event()
         batches = 0
         wrong: list[str] = []
