@@ -42,6 +42,13 @@ def solved_with(tree: Path, *edits: tuple[Path, str, str]) -> None:
     restart_services(tree, "orders")
 
 
+def poisoned_with(tree: Path, *edits: tuple[Path, str, str]) -> None:
+    """The poisoned code with the given (file, old, new) edits, served by a restarted orders."""
+    for path, old, new in edits:
+        rewrite(tree / path, old, new)
+    restart_services(tree, "orders")
+
+
 def grade(tree: Path) -> tuple[int, set[str]]:
     """(exit code, failed checks) of `drill verify n-plus-one`."""
     code, checks = verify_json(tree, "n-plus-one")
@@ -463,6 +470,84 @@ def test_rejects_totals_kept_in_cents_and_divided_by_100(shared_lab: Path) -> No
 
     assert code == 1
     assert failures == {MONEY}
+
+
+# ---- the first ideas under pressure ------------------------------------------------------------
+
+
+def test_rejects_batched_queries_with_a_blocking_call_per_sku(shared_lab: Path) -> None:
+    """The database half of the fix alone: three queries per batch, but each missing SKU still
+    priced by a blocking call inside the async handler, which stalls the whole process."""
+    solved_with(
+        shared_lab,
+        (
+            PRICING,
+            "    async def _fetch(self, skus: list[str]) -> dict[str, Decimal]:\n",
+            "    blocking = httpx.Client()\n\n"
+            "    def _fetch_blocking(self, sku: str) -> dict[str, Decimal]:\n"
+            '        url = self.client.base_url.join(f"/v1/products/{sku}")\n'
+            '        return {sku: Decimal(self.blocking.get(url).json()["price"])}\n\n'
+            "    async def _fetch(self, skus: list[str]) -> dict[str, Decimal]:\n",
+        ),
+        (
+            PRICING,
+            "pages = await asyncio.gather(*(self._fetch(chunk) for chunk in chunks))",
+            "pages = [self._fetch_blocking(sku) for sku in missing]",
+        ),
+    )
+
+    code, failures = grade(shared_lab)
+
+    assert code == 1
+    assert {COLD, OUTAGE} <= failures
+    assert not failures & {ANSWERS, STATEMENTS, ROWS}
+
+
+def test_rejects_a_price_cache_without_batching(shared_lab: Path) -> None:
+    """The first idea under pressure: remember each price. Repeats get cheap, but every new SKU
+    is still one blocking call, and every user still costs its own queries."""
+    poisoned_with(
+        shared_lab,
+        (
+            PRICING,
+            "class CatalogPrices:",
+            "_PRICES: dict[str, Decimal] = {}\n\n\nclass CatalogPrices:",
+        ),
+        (
+            PRICING,
+            '''        """The catalog's current price of one product."""\n''',
+            '''        """The catalog's current price of one product."""\n'''
+            "        if sku in _PRICES:\n"
+            "            return _PRICES[sku]\n",
+        ),
+        (
+            PRICING,
+            """        return Decimal(response.json()["price"])""",
+            """        _PRICES[sku] = Decimal(response.json()["price"])\n"""
+            """        return _PRICES[sku]""",
+        ),
+    )
+
+    code, failures = grade(shared_lab)
+
+    assert code == 1
+    assert failures == ALL - {ANSWERS, MONEY, FLOAT, CACHED}
+
+
+def test_rejects_handlers_moved_off_the_loop_with_a_call_per_line(shared_lab: Path) -> None:
+    """`def` handlers run in the thread pool, so the loop is free and cheap requests stay fast;
+    but every user and order still costs a query, and every line a catalog call."""
+    poisoned_with(
+        shared_lab,
+        (BATCH, "async def batch(", "def batch("),
+        (PAGE, "async def list_orders(", "def list_orders("),
+    )
+
+    code, failures = grade(shared_lab)
+
+    assert code == 1
+    assert {BOUNDARIES, COLD, STATEMENTS, ROWS, CACHED} <= failures
+    assert not failures & {ANSWERS, MONEY, FLOAT}
 
 
 # ---- classes 9, 10, 11: mechanism, per request, cold --------------------------------------------
