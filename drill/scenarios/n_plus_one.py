@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from drill import lab as lab_processes
+from drill.database import POSTGRESQL
 from drill.grading import (
     Check,
     Measured,
@@ -97,6 +99,11 @@ HANG_S = 3.0
 HANG_PROBES = 5
 HANG_PROBE_LIMIT_S = 1.0
 OUTAGE_STATUSES = (502, 503, 504)
+# How long the grader holds the orders tables locked while a batch waits on them.
+STUCK_DB_S = 1.5
+STUCK_PROBES = 4
+STUCK_PROBE_LIMIT_S = 0.5
+ORDERS_TABLES = "users, orders, order_lines"
 CACHE_USERS = 5
 # The cheap requests probed while large batches run, and how slow the slowest may be.
 PROBES = 20
@@ -112,7 +119,24 @@ SETTLED_S = 0.2
 ITEM_KEYS = ("sku", "quantity", "unit_price", "amount")
 # Fields a client might add to ask for more than the contract shows; the service must ignore them
 # (or refuse the request), never honour them.
-GREEDY_FIELDS = ("limit", "per_user", "recent", "orders_per_user", "max_orders", "page_size")
+GREEDY_FIELDS = (
+    "limit",
+    "per_page",
+    "perPage",
+    "page_size",
+    "pageSize",
+    "size",
+    "count",
+    "max",
+    "max_orders",
+    "per_user",
+    "orders_per_user",
+    "recent",
+    "top",
+    "take",
+    "first",
+    "n",
+)
 GREEDY_VALUE = 800
 FLOAT_TYPES = frozenset({"Float", "REAL", "Double", "DOUBLE", "DOUBLE_PRECISION"})
 # Durations are floats by nature, and the code names them so (catalog_timeout_s, PRICE_TTL_S).
@@ -301,6 +325,8 @@ def page_differs(response: httpx.Response, ask: PageAsk) -> str:
         for got_order, want_order in zip(got, want, strict=True):
             if got_order != want_order:
                 return _order_difference(got_order, want_order)
+    if next_cursor is not None and not isinstance(next_cursor, str):
+        return f"next_cursor {next_cursor!r} is not a string"
     if (next_cursor is not None) != ask.more:
         return (
             f"next_cursor {next_cursor!r} where {'more' if ask.more else 'no more'} orders follow"
@@ -509,6 +535,20 @@ class CatalogSwitch:
         lab_processes.start(self.root, ["catalog"], progress=lambda _line: None)
 
 
+def hold_tables(url: str, locked: Callable[[], object]) -> None:
+    """Lock the orders tables in the lab's own schema for STUCK_DB_S (every read waits), as a
+    stuck query or a migration would; `locked` is called once they are held."""
+    engine = create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            conn.execute(text(f"LOCK TABLE {ORDERS_TABLES} IN ACCESS EXCLUSIVE MODE"))
+            locked()
+            time.sleep(STUCK_DB_S)
+    finally:
+        engine.dispose()
+
+
 # ---- who the grader asks for ---------------------------------------------------------------------
 
 
@@ -658,6 +698,7 @@ class Grader:
             ("rows read per request follow what is shown, not the history", self.rows),
             ("a repeated request is priced from cache", self.cached),
             ("catalog hanging or down: honest errors, never a wrong price", self.outage),
+            ("a stuck database query does not stall other requests", self.stuck_database),
             (f"P99 < {slo} for batches of {BATCH_USERS} users under load, answers right", self.p99),
             ("cheap requests stay fast while large batches run", self.no_stall),
         ]
@@ -1105,6 +1146,66 @@ class Grader:
         ):
             return "", f"{status} problem+json"
         return f"HTTP {status}{' problem+json' if is_problem(answer) else ''}", f"{status}"
+
+    # -- the database stuck ------------------------------------------------------------------
+
+    async def stuck_database(self) -> Measured:
+        database = lab_processes.read_database(self.root)
+        if database is None or database.kind != POSTGRESQL or database.url is None:
+            kind = database.note if database else "unknown"
+            return Measured(
+                True,
+                f"not measured: the grader cannot lock this lab's database ({kind})",
+                "a batch held by locked tables; /healthz answers meanwhile",
+            )
+        await self.lab.settle()
+        ids = self.buyers.take(3)
+        ask = PageAsk(self.buyers.take(1)[0], 0, 5)
+        locked = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_locked() -> None:
+            loop.call_soon_threadsafe(locked.set)
+
+        holder = asyncio.create_task(asyncio.to_thread(hold_tables, database.url, on_locked))
+        try:
+            await asyncio.wait_for(locked.wait(), timeout=10.0)
+        except TimeoutError:
+            await asyncio.gather(holder, return_exceptions=True)
+            return Measured(False, "the grader could not lock the orders tables", "a lock")
+        waiting = [
+            asyncio.create_task(self.lab.batch(ids)),
+            asyncio.create_task(self.lab.ask(ask)),
+        ]
+        await asyncio.sleep(0.2)
+        slowest = 0.0
+        for _ in range(STUCK_PROBES):
+            started = time.perf_counter()
+            try:
+                await self.lab.healthz(timeout=STUCK_DB_S * 2)
+                slowest = max(slowest, time.perf_counter() - started)
+            except httpx.TimeoutException:
+                slowest = STUCK_DB_S * 2
+            await asyncio.sleep(0.2)
+        await holder
+        batch, page = await asyncio.gather(*waiting)
+        problems = [
+            f"{label}: {problem}"
+            for label, problem in (
+                ("batch", batch_differs(batch, ids)),
+                ("page", page_differs(page, ask)),
+            )
+            if problem
+        ]
+        await self.lab.settle()
+        return Measured(
+            slowest < STUCK_PROBE_LIMIT_S and not problems,
+            f"while a batch and a page waited {STUCK_DB_S:g} s on locked tables: /healthz "
+            f"slowest {slowest * 1000:.0f} ms; "
+            + ("; ".join(problems) or "both right once the tables were free"),
+            f"/healthz within {STUCK_PROBE_LIMIT_S * 1000:.0f} ms (database work off the event "
+            "loop); the batch and the page right",
+        )
 
     # -- time ---------------------------------------------------------------------------------
 
