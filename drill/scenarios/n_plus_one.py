@@ -19,6 +19,7 @@ check catches and what it cannot see.
 
 import ast
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -1389,8 +1390,10 @@ async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
     orders_url, catalog_url = SERVICES["orders"].url, SERVICES["catalog"].url
     catalog = CatalogSwitch(root)
     if not catalog.available():
-        # A grading run stopped halfway (Ctrl-C) must not leave the catalog paused for the next.
-        await asyncio.to_thread(catalog.resume)
+        # A grading run stopped halfway (Ctrl-C) must not leave the catalog paused for the next;
+        # if it cannot be resumed from here, the outage check will say why.
+        with contextlib.suppress(OSError, subprocess.SubprocessError, lab_processes.LabError):
+            await asyncio.to_thread(catalog.resume)
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(timeout=SLOW_TIMEOUT_S, limits=limits) as http:
         await require_ready(http, "catalog", catalog_url)
