@@ -5,16 +5,20 @@ customers paging through their own orders.
 
 The batches make the fault visible: on the poisoned service every batch costs a query per user
 and a blocking catalog call per order line, so latency climbs for every route, the cheap ones too.
+
+The load never asks for the users the n-plus-one grader keeps for itself (one ordinary buyer in
+five, drill/scenarios/n_plus_one_data.py): their prices stay uncached whatever this load does, so
+the grader can watch a cold request being priced while the load runs.
 """
 
 import random
 
 from locust import HttpUser, between, task
 
+from drill.scenarios.n_plus_one_data import load_buyers
 from drill.services import SERVICES
-from services.orders.seed import seed_data
 
-BUYERS = seed_data().with_orders
+BUYERS = load_buyers()
 # Per-request timeout: a stalled service shows as failures rather than as hung simulated users.
 TIMEOUT_S = 10.0
 

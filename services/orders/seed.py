@@ -1,8 +1,9 @@
 """The shop's history: users, their orders and order lines, the same on every start.
 
 Loaded into an empty database when the service starts, so queries run on real-sized tables, and
-read by the n-plus-one grader to know the right answers. Most users have a handful of orders;
-some have none yet; a few resellers have hundreds. Order ids grow with time.
+checked against the n-plus-one grader's own copy (drill/scenarios/n_plus_one_data.py). Most users
+have a handful of orders; some have none yet; a few resellers have hundreds; one wholesale account
+has a few huge orders. Order ids grow with time.
 """
 
 import functools
@@ -27,6 +28,13 @@ LINE_COUNTS, LINE_WEIGHTS = (1, 2, 3, 4), (40, 30, 20, 10)
 QUANTITIES, QUANTITY_WEIGHTS = (1, 2, 3), (70, 20, 10)
 STATUSES = ("delivered", "delivered", "delivered", "shipped", "cancelled")
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+# The wholesale account (the one user past USERS): a few orders of dozens of lines each, in
+# quantities near the most an order line can hold, of a few high-priced products.
+WHOLESALE_USER = USERS + 1
+WHOLESALE_ORDERS = 6
+WHOLESALE_LINES = 90
+WHOLESALE_SKUS = ("SKU-02510", "SKU-02718", "SKU-07764")
+MAX_QUANTITY = 2_147_483_647
 # Rows per INSERT statement: large enough to be fast, small enough for any driver's limits.
 INSERT_CHUNK = 5_000
 
@@ -57,6 +65,7 @@ class SeedData:
 
     user_ids: tuple[int, ...]
     resellers: tuple[int, ...]
+    wholesale: tuple[int, ...]
     without_orders: tuple[int, ...]
     orders: tuple[SeedOrder, ...]
 
@@ -99,7 +108,18 @@ def seed_data() -> SeedData:
             lines.append(SeedLine(line_id, sku, quantity))
         created = EPOCH + timedelta(minutes=7 * n)
         orders.append(SeedOrder(n + 1, user_id, rng.choice(STATUSES), created, tuple(lines)))
-    return SeedData(user_ids, resellers, without, tuple(orders))
+    for k in range(WHOLESALE_ORDERS):
+        lines = []
+        for j in range(WHOLESALE_LINES):
+            line_id += 1
+            sku = WHOLESALE_SKUS[(j + k) % len(WHOLESALE_SKUS)]
+            lines.append(SeedLine(line_id, sku, MAX_QUANTITY - 7_919 * j - 104_729 * k))
+        n = len(orders)
+        created = EPOCH + timedelta(minutes=7 * n)
+        orders.append(SeedOrder(n + 1, WHOLESALE_USER, "delivered", created, tuple(lines)))
+    return SeedData(
+        (*user_ids, WHOLESALE_USER), resellers, (WHOLESALE_USER,), without, tuple(orders)
+    )
 
 
 def _chunks(rows: Sequence[dict[str, object]]) -> Iterator[Sequence[dict[str, object]]]:

@@ -3,17 +3,36 @@
 import itertools
 
 from services.catalog.products import catalog
-from services.orders.seed import RESELLER_ORDERS, USERS, seed_data
+from services.orders.seed import (
+    MAX_QUANTITY,
+    RESELLER_ORDERS,
+    USERS,
+    WHOLESALE_LINES,
+    WHOLESALE_ORDERS,
+    seed_data,
+)
 
 
 def test_the_shop_has_thousands_of_users_and_tens_of_thousands_of_orders() -> None:
     data = seed_data()
 
-    assert len(data.user_ids) == USERS >= 1_000
+    assert len(data.user_ids) == USERS + len(data.wholesale) >= 1_000
     assert len(data.orders) >= 10_000
     assert all(len(data.orders_of(u)) == RESELLER_ORDERS for u in data.resellers)
     assert data.without_orders and all(not data.orders_of(u) for u in data.without_orders)
-    assert len(data.with_orders) + len(data.without_orders) == USERS
+    assert len(data.with_orders) + len(data.without_orders) == len(data.user_ids)
+
+
+def test_the_wholesale_account_has_a_few_huge_orders_a_database_integer_can_hold() -> None:
+    data = seed_data()
+    (wholesale,) = data.wholesale
+    orders = data.orders_of(wholesale)
+
+    assert len(orders) == WHOLESALE_ORDERS
+    assert all(len(o.lines) == WHOLESALE_LINES for o in orders)
+    assert all(
+        10**9 < line.quantity <= MAX_QUANTITY == 2**31 - 1 for o in orders for line in o.lines
+    )
 
 
 def test_the_seed_is_deterministic() -> None:

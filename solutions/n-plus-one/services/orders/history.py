@@ -19,6 +19,8 @@ from services.orders.schemas import ItemOut, OrderOut
 
 # An order never has more lines than this; the bound keeps the lines query's LIMIT honest.
 MAX_LINES_PER_ORDER = 100
+# Ids are INTEGER columns: no row has an id past this, and the database refuses to compare one.
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def recent_orders(
     session: Session, *, user_ids: Sequence[int]
 ) -> tuple[list[int], list[OrderRows]]:
     """The known users among the ids (in the order given) and their most recent orders."""
-    wanted = list(dict.fromkeys(user_ids))
+    wanted = [u for u in dict.fromkeys(user_ids) if 0 < u <= MAX_ID]
     known = set(session.scalars(select(User.id).where(User.id.in_(wanted)).limit(len(wanted))))
     recency = (
         func.row_number()
@@ -80,10 +82,11 @@ def orders_page(
     session: Session, *, user_id: int, limit: int, cursor: int | None
 ) -> tuple[list[OrderRows], str | None] | None:
     """A page of the user's orders, newest first, and the next cursor; None for an unknown user."""
-    if session.get(User, user_id) is None:
+    if not 0 < user_id <= MAX_ID or session.get(User, user_id) is None:
         return None
     query = select(Order.id, Order.user_id).where(Order.user_id == user_id)
-    if cursor is not None:
+    # A cursor past every id asks for the orders before it: all of them, as with no cursor.
+    if cursor is not None and cursor <= MAX_ID:
         query = query.where(Order.id < cursor)
     rows = [(o, u) for o, u in session.execute(query.order_by(Order.id.desc()).limit(limit + 1))]
     next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
