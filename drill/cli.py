@@ -17,8 +17,9 @@ import typer
 from drill import fixes, lab, observability
 from drill.audit.cli import audit_command
 from drill.conductor import commands as conductor
+from drill.conductor import load
 from drill.console import EXIT_FAIL, err, fail, out
-from drill.grading import LabUnreachable, print_check, print_verdict
+from drill.grading import NEIGHBOURS, LabUnreachable, print_check, print_verdict
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
 from drill.scenarios import Scenario, registry
@@ -141,6 +142,9 @@ def verify(
         out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
     drill_run = conductor.before_verify(chosen.id, root)  # a verify during a drill is recorded
+    if drill_run is not None and drill_run.load_pid is not None:
+        pid = drill_run.load_pid
+        NEIGHBOURS.set((partial(load.pause, pid), partial(load.resume, pid)))
     try:
         card = asyncio.run(chosen.grade(root, report))
     except LabUnreachable as exc:

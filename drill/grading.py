@@ -1,8 +1,10 @@
 """The scorecard every grader produces: one line per check, with what was measured."""
 
+import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -168,6 +170,34 @@ async def load_runs(load: Callable[[], Awaitable[R]], attempts: int) -> list[R]:
 def describe_runs(runs: Sequence[LoadRun]) -> str:
     """Every run's summary, numbered, for the scorecard."""
     return "; ".join(f"run {n}: {run.summary}" for n, run in enumerate(runs, start=1))
+
+
+# How to pause and resume the drill's own load generator, when a drill runs one (set by `drill
+# verify`); None outside a drill.
+NEIGHBOURS: ContextVar[tuple[Callable[[], object], Callable[[], object]] | None] = ContextVar(
+    "neighbours", default=None
+)
+
+
+@contextlib.asynccontextmanager
+async def quiet_neighbours() -> AsyncIterator[None]:
+    """Pause the drill's own load while a latency check measures, and resume it after.
+
+    Latency SLOs are stated at the grader's own concurrency (runbooks/specs/): with the drill's
+    Locust load on top, the same service would be measured at several times that, and a correct
+    fix would fail at random. Every other check runs with the load going, where it adds the
+    contention that exposes races and silent fallbacks.
+    """
+    hooks = NEIGHBOURS.get()
+    if hooks is None:
+        yield
+        return
+    pause, resume = hooks
+    pause()
+    try:
+        yield
+    finally:
+        resume()
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,19 @@ SERVED_BY = {
 def restart_services(tree: Path, *names: str) -> None:
     """Restart only these services of the tree's running lab, so they serve its current code
     (seconds, where a whole `drill down` and `drill up` takes most of a minute)."""
-    lab_processes.restart(tree, names, progress=lambda _line: None)
+    # In a process of its own, as `drill solve` restarts services: the restarted services are
+    # its children, not the test process's (which would warn that it never waited for them).
+    script = "import sys; from pathlib import Path; from drill import lab; "
+    script += "lab.restart(Path(sys.argv[1]), sys.argv[2:], progress=lambda _line: None)"
+    restarted = subprocess.run(
+        [sys.executable, "-c", script, str(tree), *names],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
 
 
 def _differs(tree: Path) -> set[str]:
@@ -135,6 +148,18 @@ def restore_code(tree: Path) -> None:
     names = {n for package in changed for n in SERVED_BY.get(package, tuple(SERVICES))}
     running = lab_processes.read_state(tree)
     restart_services(tree, *(n for n in SERVICES if n in names and n in running))
+
+
+@contextmanager
+def running_drill(tree: Path, scenario: str) -> Iterator[None]:
+    """A drill of the scenario running in the tree's lab (`drill start`: its code reset, its own
+    Locust load started), ended afterwards whatever happens (`drill end` stops the load)."""
+    started = drill(tree, "start", scenario, "--team", "grader-tests")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield
+    finally:
+        drill(tree, "end")
 
 
 @pytest.fixture(autouse=True)

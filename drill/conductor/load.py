@@ -94,9 +94,29 @@ def running(pid: int | None) -> bool:
     return pid is not None and _ours(pid)
 
 
+def _signal(pid: int | None, sig: signal.Signals) -> bool:
+    """Send the signal to the load's process group if the pid is still our Locust."""
+    if not running(pid):
+        return False
+    assert pid is not None
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    return True
+
+
+def pause(pid: int | None) -> bool:
+    """Freeze the load (SIGSTOP) while a latency check measures; True if it ran."""
+    return _signal(pid, signal.SIGSTOP)
+
+
+def resume(pid: int | None) -> bool:
+    """Let a paused load go on (SIGCONT); True if it ran."""
+    return _signal(pid, signal.SIGCONT)
+
+
 def stop(pid: int | None) -> bool:
     """Stop the load (SIGTERM to its process group, SIGKILL if it lingers); True if it ran."""
-    if not running(pid):
+    if not resume(pid):  # a paused Locust would not see the SIGTERM until continued
         return False
     assert pid is not None
     with contextlib.suppress(ProcessLookupError, PermissionError):

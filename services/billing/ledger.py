@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.billing.models import Transaction
@@ -78,20 +78,24 @@ def list_transactions(
 
 
 def load_history(session: Session, rows: Iterable[SeedRow]) -> None:
-    """Load historical transactions into an empty ledger."""
-    session.add_all(
-        Transaction(
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, row.request_id)),
-            user_id=row.user_id,
-            action=row.action,
-            amount=float(row.amount),
-            meta=row.metadata,
-            request_id=row.request_id,
-            payload=row.payload,
-            trace_id=None,
-            created_at=row.created_at.replace(tzinfo=None),
-        )
-        for row in rows
+    """Load historical transactions into an empty ledger (one bulk INSERT: tens of thousands of
+    rows, so not one ORM object each)."""
+    session.execute(
+        insert(Transaction),
+        [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, row.request_id)),
+                "user_id": row.user_id,
+                "action": row.action,
+                "amount": float(row.amount),
+                "meta": row.metadata,
+                "request_id": row.request_id,
+                "payload": row.payload,
+                "trace_id": None,
+                "created_at": row.created_at.replace(tzinfo=None),
+            }
+            for row in rows
+        ],
     )
     session.commit()
 

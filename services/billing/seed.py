@@ -16,6 +16,8 @@ ORDINARY_USERS = 400
 HEAVY_USERS = 3
 # Long-standing accounts (a reseller, a marketplace) with a long history each.
 HEAVY_USER_TRANSACTIONS = 3_000
+# The oldest customer of all: a platform account that has been charged since the ledger began.
+LONGEST_HISTORY_TRANSACTIONS = 30_000
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 AWKWARD_CENTS = (1, 7, 10, 29, 33, 1_999, 3_333, 9_999)
 
@@ -53,9 +55,14 @@ def _cents_to_text(cents: int) -> str:
 
 
 def heavy_user_ids() -> list[str]:
-    """The accounts with the longest histories (the grader's latency check uses them)."""
+    """The accounts with long histories."""
     rng = random.Random(SEED)
     return [_uuid4(rng) for _ in range(HEAVY_USERS)]
+
+
+def longest_history_user_id() -> str:
+    """The account with the longest history of all."""
+    return str(uuid.UUID(int=random.Random(SEED + 1).getrandbits(128), version=4))
 
 
 def history() -> Iterator[SeedRow]:
@@ -63,7 +70,8 @@ def history() -> Iterator[SeedRow]:
     rng = random.Random(SEED)
     heavy = [_uuid4(rng) for _ in range(HEAVY_USERS)]
     ordinary = [_uuid4(rng) for _ in range(ORDINARY_USERS)]
-    accounts = [(user, HEAVY_USER_TRANSACTIONS) for user in heavy]
+    accounts = [(longest_history_user_id(), LONGEST_HISTORY_TRANSACTIONS)]
+    accounts += [(user, HEAVY_USER_TRANSACTIONS) for user in heavy]
     accounts += [(user, rng.randint(1, 40)) for user in ordinary]
     plan = [user for user, count in accounts for _ in range(count)]
     rng.shuffle(plan)

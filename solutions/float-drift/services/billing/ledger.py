@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -108,8 +108,10 @@ def list_transactions(
 
 
 def load_history(session: Session, rows: Iterable[SeedRow]) -> None:
-    """Load historical transactions into an empty ledger, with their running balances."""
+    """Load historical transactions into an empty ledger, with their running balances (one bulk
+    INSERT per table: tens of thousands of rows, so not one ORM object each)."""
     balances: dict[str, Balance] = {}
+    entries = []
     for row in rows:
         amount = Decimal(row.amount)
         account = balances.setdefault(
@@ -117,23 +119,24 @@ def load_history(session: Session, rows: Iterable[SeedRow]) -> None:
         )
         account.balance += amount
         account.transaction_count += 1
-        session.add(
-            Transaction(
-                id=str(uuid.uuid5(uuid.NAMESPACE_URL, row.request_id)),
-                user_id=row.user_id,
-                action=row.action,
-                amount=amount,
-                meta=row.metadata,
-                request_id=row.request_id,
-                request_hash=request_fingerprint(
+        entries.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, row.request_id)),
+                "user_id": row.user_id,
+                "action": row.action,
+                "amount": amount,
+                "meta": row.metadata,
+                "request_id": row.request_id,
+                "request_hash": request_fingerprint(
                     user_id=row.user_id, action=row.action, amount=amount, metadata=row.metadata
                 ),
-                balance_after=account.balance,
-                payload=row.payload,
-                trace_id=None,
-                created_at=row.created_at.replace(tzinfo=None),
-            )
+                "balance_after": account.balance,
+                "payload": row.payload,
+                "trace_id": None,
+                "created_at": row.created_at.replace(tzinfo=None),
+            }
         )
+    session.execute(insert(Transaction), entries)
     session.add_all(balances.values())
     session.commit()
 
