@@ -38,6 +38,7 @@ from drill.grading import (
     Reporter,
     Scorecard,
     percentile,
+    quiet_neighbours,
     require_ready,
     run_checks,
 )
@@ -104,6 +105,7 @@ BUDGET_QUOTES = 3  # given up by service-a: if service-b keeps working on them, 
 ORPHAN_GRACE_S = 0.3
 TIMEOUT_SLACK_S = 1.5
 QUIET_IN_FLIGHT = 2  # the grader's scrape and one more: nobody else is using the chain
+QUIET_WAIT_S = 3.0
 PAUSE_COMMAND_TIMEOUT_S = 30.0
 
 BASKETS: tuple[Basket, ...] = (
@@ -321,7 +323,7 @@ class Grader:
         self._baseline: LoadRun | None = None
         self._load: LoadRun | None = None
         self._sampled = Sampled()
-        self._load_ended = 0.0
+        self._recovery: Measured | None = None
 
     def checks(self) -> list[tuple[str, Check]]:
         """The checks, in the order the scorecard lists them."""
@@ -623,17 +625,20 @@ class Grader:
     # ---- load --------------------------------------------------------------------------------
 
     async def load(self) -> tuple[LoadRun, LoadRun]:
-        """The low-load baseline and the 4x-pool load, run once and shared by five checks."""
+        """The low-load baseline, the 4x-pool load and the recovery after it, run once and
+        shared by six checks. The spec states them at the grader's own concurrency: during a
+        drill its Locust load is paused meanwhile (quiet_neighbours)."""
         if self._baseline is None or self._load is None:
-            self._baseline = await self._run(BASELINE_CONCURRENCY, BASELINE_S)
-            stop = asyncio.Event()
-            sampler = asyncio.create_task(self._sample(stop))
-            try:
-                self._load = await self._run(self.concurrency, LOAD_S)
-            finally:
-                stop.set()
-                await sampler
-            self._load_ended = time.monotonic()
+            async with quiet_neighbours():
+                self._baseline = await self._run(BASELINE_CONCURRENCY, BASELINE_S)
+                stop = asyncio.Event()
+                sampler = asyncio.create_task(self._sample(stop))
+                try:
+                    self._load = await self._run(self.concurrency, LOAD_S)
+                finally:
+                    stop.set()
+                    await sampler
+                self._recovery = await self._recovery_after_load(time.monotonic())
         return self._baseline, self._load
 
     async def _run(self, concurrency: int, duration_s: float) -> LoadRun:
@@ -789,11 +794,15 @@ class Grader:
 
     async def recovers(self) -> Measured:
         await self.load()
+        assert self._recovery is not None
+        return self._recovery
+
+    async def _recovery_after_load(self, load_ended: float) -> Measured:
         # The spec's bound, scaled by the other traffic only: one quote at a time is fast on any
         # machine once the chain has recovered, and the load's mean says nothing about that.
         fast_s = P99_BOUND_S * self.traffic_scale()
         in_a_row = 0
-        deadline = self._load_ended + RECOVERY_WINDOW_S
+        deadline = load_ended + RECOVERY_WINDOW_S
         n = 0
         while time.monotonic() < deadline:
             basket, tier = LOAD_CASES[n % len(LOAD_CASES)]
@@ -811,7 +820,7 @@ class Grader:
                 fast = False
             in_a_row = in_a_row + 1 if fast else 0
             if in_a_row >= RECOVERED_AFTER:
-                after = time.monotonic() - self._load_ended
+                after = time.monotonic() - load_ended
                 return Measured(
                     True,
                     f"{RECOVERED_AFTER} exact quotes in a row, each within {fast_s:.1f} s, "
@@ -900,24 +909,25 @@ class Grader:
         behind it in line, so only CHAIN_TIMEOUT_S is graded then, and the scorecard says so."""
         if self._target() is None:
             return self._not_running()
-        quiet = all([await self.in_flight(n) <= QUIET_IN_FLIGHT for n in ENTRY_ROUTES])
         budget_s = BUDGET_MS / 1000
         timed = [self._hung_quote(BUDGET_MS) for _ in range(BUDGET_QUOTES)]
         timed.append(self._hung_prices(BUDGET_MS))
         untimed = [self._hung_quote(None), self._hung_prices(None)]
         orphans: float | None = None
-        await asyncio.to_thread(self._pause, True)
-        try:
-            if quiet:
-                with_budget = await asyncio.gather(*(send() for send in timed))
-                await asyncio.sleep(ORPHAN_GRACE_S)
-                orphans = await self.in_flight("service-b")
-                without = await asyncio.gather(*(send() for send in untimed))
-            else:
-                both = await asyncio.gather(*(send() for send in [*timed, *untimed]))
-                with_budget, without = both[: len(timed)], both[len(timed) :]
-        finally:
-            await asyncio.to_thread(self._pause, False)
+        async with quiet_neighbours():
+            quiet = await self._quiet()
+            await asyncio.to_thread(self._pause, True)
+            try:
+                if quiet:
+                    with_budget = await asyncio.gather(*(send() for send in timed))
+                    await asyncio.sleep(ORPHAN_GRACE_S)
+                    orphans = await self.in_flight("service-b")
+                    without = await asyncio.gather(*(send() for send in untimed))
+                else:
+                    both = await asyncio.gather(*(send() for send in [*timed, *untimed]))
+                    with_budget, without = both[: len(timed)], both[len(timed) :]
+            finally:
+                await asyncio.to_thread(self._pause, False)
         limit = self.timeout_s + TIMEOUT_SLACK_S
         budget_limit = budget_s + BUDGET_SLACK_S if quiet else limit
         wrong = [o.label for o in [*with_budget, *without] if not o.good]
@@ -953,6 +963,17 @@ class Grader:
             "; ".join(dict.fromkeys(wrong)),
         )
 
+    async def _quiet(self) -> bool:
+        """Whether nobody but the grader uses service-a and service-b, waiting QUIET_WAIT_S at
+        most for requests in flight to finish (a load just paused leaves some)."""
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while True:
+            if all([await self.in_flight(name) <= QUIET_IN_FLIGHT for name in ENTRY_ROUTES]):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.2)
+
     def _pause(self, paused: bool) -> None:
         """Freeze or thaw service-c: SIGSTOP/SIGCONT to its process group (local lab), `docker
         compose pause/unpause` (Docker lab)."""
@@ -976,22 +997,24 @@ class Grader:
         running = lab.read_state(self.root)
         if TARGET not in running:
             return self._not_running()
-        await asyncio.to_thread(lab.stop, self.root, {TARGET: running[TARGET]})
-        try:
-            basket, tier = BASKETS[2], "silver"
-            want = total_of(basket, tier)
+        basket, tier = BASKETS[2], "silver"
+        want = total_of(basket, tier)
 
-            async def one() -> Outcome:
-                body = quote_body(customer_of(tier), basket)
-                return await self._answer(
-                    lambda: self.quote(body), lambda response: quote_error(response, want), False
-                )
-
-            outcomes = await self.gathered(
-                (one() for _ in range(FAIL_FAST_REQUESTS)), FAIL_FAST_CONCURRENCY
+        async def one() -> Outcome:
+            body = quote_body(customer_of(tier), basket)
+            return await self._answer(
+                lambda: self.quote(body), lambda response: quote_error(response, want), False
             )
-        finally:
-            await asyncio.to_thread(lab.start, self.root, [TARGET], progress=lambda _line: None)
+
+        # A time bound: measured without the drill's load, as the latency checks are.
+        async with quiet_neighbours():
+            await asyncio.to_thread(lab.stop, self.root, {TARGET: running[TARGET]})
+            try:
+                outcomes = await self.gathered(
+                    (one() for _ in range(FAIL_FAST_REQUESTS)), FAIL_FAST_CONCURRENCY
+                )
+            finally:
+                await asyncio.to_thread(lab.start, self.root, [TARGET], progress=lambda _line: None)
         back = await self._back_after_restart()
         slowest = max((o.elapsed_s for o in outcomes), default=float("inf"))
         bad = sorted({o.label for o in outcomes if not o.good})

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from drill.conductor import content, load
-from tests.conftest import REPO, drill, failed, restart_services, rewrite, verify_json
+from tests.conftest import (
+    REPO,
+    drill,
+    failed,
+    restart_services,
+    rewrite,
+    running_drill,
+    verify_json,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -107,18 +114,13 @@ def test_reference_fix_passes_every_check(shared_lab: Path) -> None:
     assert code == 0
 
 
-def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(
-    shared_lab: Path, tmp_path: Path
-) -> None:
-    """As during a drill: Locust runs the scenario's load (the users the answer key sets) against
-    the lab while the team verifies. A correct fix passes every time, whatever else hits it."""
-    solve(shared_lab)
-    users = content.load(REPO, ID).load_users
-    process = load.start(shared_lab, ID, users, tmp_path / "load")
-    try:
+def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(shared_lab: Path) -> None:
+    """As during a drill (`drill start`): Locust runs the scenario's load against the lab while
+    the team verifies, paused only while the load, hang and fail-fast checks measure time. A
+    correct fix passes every time, whatever else hits the lab."""
+    with running_drill(shared_lab, ID):
+        solve(shared_lab)
         runs = [grade(shared_lab) for _ in range(10)]
-    finally:
-        load.stop(process.pid)
 
     failures = [sorted(failed(checks)) for _, checks in runs if failed(checks)]
     assert failures == []
@@ -142,7 +144,9 @@ def test_rejects_a_bigger_pool_alone(shared_lab: Path) -> None:
 
     assert code == 1
     assert checks[EXACT]
-    assert {NO_CYCLE, BULKHEAD, FAILS_FAST} | DEADLOCK <= failed(checks)
+    # At 32 quotes for 32 workers the pools fill in waves (a client's next quote comes a moment
+    # after its last): some quotes time out, others pass, so the rate and P99 may hold.
+    assert {NO_CYCLE, BULKHEAD, NO_ERRORS, FAILS_FAST} <= failed(checks)
 
 
 def test_rejects_shorter_timeouts_alone(shared_lab: Path) -> None:
@@ -273,7 +277,6 @@ def test_rejects_loyalty_defaulting_to_bronze_when_service_a_is_slow(shared_lab:
 
     assert code == 1
     assert {EXACT_UNDER_LOAD, NO_CYCLE} <= failed(checks)
-    assert checks[EXACT]
 
 
 def test_rejects_pricing_skipping_the_discount_when_loyalty_fails(shared_lab: Path) -> None:
