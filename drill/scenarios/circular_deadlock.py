@@ -79,11 +79,12 @@ BASELINE_CONCURRENCY = 2
 THROUGHPUT_SHARE = 1 / 3
 P99_BOUND_S = 2.0
 # The spec's P99_BOUND_S holds on a machine to itself. Under CPU contention from neighbours every
-# quote is slower, at low load too: then the bound is what a chain that only queues (no stall)
-# needs at worst, serving the load's quotes at the low-load rate (Little's law: concurrency /
-# rate), times this factor for the tail of one FIFO line. A chain whose quotes wait for a timeout
-# is far beyond it: it served its low-load quotes in milliseconds.
-TAIL_FACTOR = 2.0
+# quote is slower, and the whole line with it: what tells a stall from a slow machine is then the
+# shape, not the time. Quotes that only queue have a tail within this factor of their mean
+# (measured: 1.4-1.7x); quotes that wait for a timeout while others pass have a tail many times
+# their mean; and quotes that all wait for timeouts have a mean of CHAIN_TIMEOUT_S or more, which
+# keeps the spec's bound.
+TAIL_FACTOR = 3.0
 SAMPLE_EVERY_S = 0.25
 # In-flight requests a service may count beside the ones its callers send at once: the grader's
 # own scrape of /metrics, one by the lab's Prometheus at the same instant, and a request whose
@@ -697,12 +698,15 @@ class Grader:
             return 1.0
         return max(1.0, (median - 1) / self.concurrency)  # less the grader's own scrape
 
-    def latency_bound(self, baseline: LoadRun, run: LoadRun) -> float:
+    def latency_bound(self, run: LoadRun) -> float:
         """The spec's P99_BOUND_S, scaled by the traffic in flight; or, when the machine is slow
-        for every quote, TAIL_FACTOR times the time the low-load rate takes to serve the load's
-        concurrent quotes once each."""
-        queued = run.concurrency / baseline.rate if baseline.rate else 0.0
-        return max(P99_BOUND_S * self.traffic_scale(), TAIL_FACTOR * queued)
+        for every quote but the line still moves (a mean below CHAIN_TIMEOUT_S), TAIL_FACTOR
+        times the mean."""
+        bound = P99_BOUND_S * self.traffic_scale()
+        mean = statistics.fmean(run.latencies) if run.latencies else float("inf")
+        if mean < self.timeout_s:
+            bound = max(bound, TAIL_FACTOR * mean)
+        return bound
 
     async def no_errors_under_load(self) -> Measured:
         _, run = await self.load()
@@ -741,23 +745,25 @@ class Grader:
         )
 
     async def p99(self) -> Measured:
-        baseline, run = await self.load()
+        _, run = await self.load()
         p99 = percentile(run.latencies, 99) if run.latencies else float("inf")
         p50 = percentile(run.latencies, 50) if run.latencies else float("inf")
-        bound = self.latency_bound(baseline, run)
+        mean = statistics.fmean(run.latencies) if run.latencies else float("inf")
+        bound = self.latency_bound(run)
         scale = self.traffic_scale()
-        why = []
+        why = ""
         if bound > P99_BOUND_S * scale:
-            why.append(
-                f"the machine is slow: {TAIL_FACTOR:g}x {run.concurrency} quotes at the low-load "
-                f"rate of {baseline.rate:.1f}/s"
+            why = (
+                f" (a slow machine: every quote slow, the line moving; {TAIL_FACTOR:g}x the mean, "
+                "beyond which quotes stall)"
             )
         elif scale > 1:
-            why.append(f"{scale:.1f}x the grader's quotes were in flight in service-a")
+            why = f" ({scale:.1f}x the grader's quotes were in flight in service-a)"
         return Measured(
             p99 < bound,
-            f"P99 {p99 * 1000:.0f} ms, P50 {p50 * 1000:.0f} ms at {run.concurrency} concurrent",
-            f"P99 < {bound * 1000:.0f} ms" + (f" ({'; '.join(why)})" if why else ""),
+            f"P99 {p99 * 1000:.0f} ms, P50 {p50 * 1000:.0f} ms, mean {mean * 1000:.0f} ms at "
+            f"{run.concurrency} concurrent",
+            f"P99 < {bound * 1000:.0f} ms{why}",
         )
 
     async def bulkhead(self) -> Measured:
@@ -902,64 +908,71 @@ class Grader:
 
     async def budgets(self) -> Measured:
         """Pause service-c (SIGSTOP, or `docker compose pause`): it accepts connections and
-        never answers. Quotes and direct prices given a budget must be answered within it, and
-        service-b must not keep working for quotes service-a already gave up (the deadline
-        travels); without a budget, within CHAIN_TIMEOUT_S. The budget part needs workers free
-        for the grader's requests: with other traffic in the chain (the drill's load) they wait
-        behind it in line, so only CHAIN_TIMEOUT_S is graded then, and the scorecard says so."""
+        never answers. Service-b, called as a chain service with a budget, must answer within
+        it. Quotes sent to service-a with a budget may be answered within it or within
+        service-a's own CHAIN_TIMEOUT_S (a client's chain headers are service-a's to honour or
+        ignore), but once service-a has answered, service-b must hold nothing more for them:
+        the deadline travels. Without a budget, both answer within CHAIN_TIMEOUT_S. The budget
+        and the work left behind need workers free for the grader's requests: with other traffic
+        in the chain (outside a drill, whose load is paused here) they wait behind it in line,
+        so only CHAIN_TIMEOUT_S is graded then, and the scorecard says so."""
         if self._target() is None:
             return self._not_running()
         budget_s = BUDGET_MS / 1000
-        timed = [self._hung_quote(BUDGET_MS) for _ in range(BUDGET_QUOTES)]
-        timed.append(self._hung_prices(BUDGET_MS))
+        forwarded = [self._hung_quote(BUDGET_MS) for _ in range(BUDGET_QUOTES)]
+        direct = self._hung_prices(BUDGET_MS)
         untimed = [self._hung_quote(None), self._hung_prices(None)]
-        orphans: float | None = None
+        left: float | None = None
         async with quiet_neighbours():
             quiet = await self._quiet()
             await asyncio.to_thread(self._pause, True)
             try:
                 if quiet:
-                    with_budget = await asyncio.gather(*(send() for send in timed))
+                    *quotes, priced = await asyncio.gather(*(s() for s in [*forwarded, direct]))
                     await asyncio.sleep(ORPHAN_GRACE_S)
-                    orphans = await self.in_flight("service-b")
+                    left = await self.in_flight("service-b") - 1  # less the grader's scrape
                     without = await asyncio.gather(*(send() for send in untimed))
                 else:
-                    both = await asyncio.gather(*(send() for send in [*timed, *untimed]))
-                    with_budget, without = both[: len(timed)], both[len(timed) :]
+                    *quotes, priced, q, p = await asyncio.gather(
+                        *(send() for send in [*forwarded, direct, *untimed])
+                    )
+                    without = [q, p]
             finally:
                 await asyncio.to_thread(self._pause, False)
         limit = self.timeout_s + TIMEOUT_SLACK_S
         budget_limit = budget_s + BUDGET_SLACK_S if quiet else limit
-        wrong = [o.label for o in [*with_budget, *without] if not o.good]
-        slow_budget = max(o.elapsed_s for o in with_budget)
+        everything = [*quotes, priced, *without]
+        wrong = [o.label for o in everything if not o.good]
+        slowest_quote = max(o.elapsed_s for o in quotes)
         slowest = max(o.elapsed_s for o in without)
-        if slow_budget > budget_limit:
-            wrong.append(f"{slow_budget:.1f} s for a {budget_s:g} s budget")
-        if slowest > limit:
-            wrong.append(f"{slowest:.1f} s without a budget")
-        if orphans is not None and orphans > QUIET_IN_FLIGHT:
+        if priced.elapsed_s > budget_limit:
+            wrong.append(f"service-b took {priced.elapsed_s:.1f} s for a {budget_s:g} s budget")
+        if max(slowest_quote, slowest) > limit:
+            wrong.append(f"{max(slowest_quote, slowest):.1f} s for an answer")
+        if left is not None and left > QUIET_IN_FLIGHT - 1:
             wrong.append(
-                f"service-b still held {orphans - 1:g} requests {ORPHAN_GRACE_S:g} s after "
-                "service-a had answered them"
+                f"service-b still held {left:g} requests {ORPHAN_GRACE_S:g} s after service-a "
+                "had answered them"
             )
-        labels = sorted({o.label for o in [*with_budget, *without]})
+        labels = sorted({o.label for o in everything})
         measured = (
-            f"with a {budget_s:g} s budget the slowest answer took {slow_budget:.2f} s, without "
+            f"service-b answered a {budget_s:g} s budget in {priced.elapsed_s:.2f} s; "
+            f"service-a its budgeted quotes in {slowest_quote:.2f} s; without a budget "
             f"{slowest:.2f} s; {', '.join(labels)}"
         )
-        if quiet:
-            measured += f"; service-b afterwards: {orphans:g} in flight (the grader's scrape)"
+        if left is not None:
+            measured += f"; service-b afterwards: {left:g} requests in flight"
         else:
             measured += (
-                "; other traffic held the chain's workers, so the budgets were held to "
+                "; other traffic held the chain's workers, so budgets were held to "
                 f"CHAIN_TIMEOUT_S ({self.timeout_s:g} s) only"
             )
         return Measured(
             not wrong,
             measured,
-            f"503/504 problem+json (or the exact total): within {budget_s:g} + "
-            f"{BUDGET_SLACK_S:g} s for a {budget_s:g} s budget at service-a and at service-b, "
-            f"within {limit:g} s without one; nothing left running at service-b",
+            f"503/504 problem+json (or the exact answer): service-b within {budget_s:g} + "
+            f"{BUDGET_SLACK_S:g} s for a {budget_s:g} s budget, everything within {limit:g} s; "
+            "nothing left running at service-b once service-a has answered",
             "; ".join(dict.fromkeys(wrong)),
         )
 

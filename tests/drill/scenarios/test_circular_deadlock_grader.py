@@ -144,9 +144,9 @@ def test_rejects_a_bigger_pool_alone(shared_lab: Path) -> None:
 
     assert code == 1
     assert checks[EXACT]
-    # At 32 quotes for 32 workers the pools fill in waves (a client's next quote comes a moment
-    # after its last): some quotes time out, others pass, so the rate and P99 may hold.
-    assert {NO_CYCLE, BULKHEAD, NO_ERRORS, FAILS_FAST} <= failed(checks)
+    # At 32 quotes for 32 workers the pools may not fill at once (a client's next quote comes a
+    # moment after its last): the load checks may pass; the structure and the pool size do not.
+    assert {NO_CYCLE, BULKHEAD, HOP_GUARDS, BUDGETS, FAILS_FAST} <= failed(checks)
 
 
 def test_rejects_shorter_timeouts_alone(shared_lab: Path) -> None:
