@@ -26,6 +26,11 @@ BREAKER_THRESHOLD = 5
 BREAKER_TTL_S = 3
 # Statuses of a callee's own problem that say "not now" rather than "broken": passed on as is.
 PASSED_ON = frozenset({503, 504})
+# A callee's verdict on the request itself (it came back around, or its budget was spent before
+# the callee could start): it says nothing about the callee's health, so it is passed on as is and
+# never counted by the breaker. Else a client sending a spent budget or a forged path a few times
+# in a row would open the circuit for every other client.
+REQUEST_VERDICTS = frozenset({"call_loop", "deadline_exceeded"})
 
 
 class UpstreamFailed(Exception):
@@ -75,7 +80,7 @@ class Downstream:
                 response = await self.http.request(
                     method, path, json=body, headers=hop.outbound_headers(), timeout=timeout_s
                 )
-                if response.status_code >= 500:
+                if response.status_code >= 500 and not _is_verdict(response):
                     raise UpstreamFailed(response)
         except OpenedState as exc:
             self._count("circuit_open")
@@ -148,7 +153,8 @@ class Downstream:
         if response.status_code < 400:
             self._count("ok")
             return response.json()
-        # The caller's request was wrong (an unknown sku, say): pass the verdict on as is.
+        # The caller's request was wrong (an unknown sku, say) or cannot be served (it came back
+        # around, its budget was spent): pass the verdict on as is.
         self._count("rejected")
         problem = _problem_body(response)
         raise Problem(
@@ -160,6 +166,10 @@ class Downstream:
 
     def _count(self, outcome: str) -> None:
         self.metrics.upstream_calls.labels(self.caller, self.callee, outcome).inc()
+
+
+def _is_verdict(response: httpx.Response) -> bool:
+    return _problem_body(response).get("error_code") in REQUEST_VERDICTS
 
 
 def _problem_body(response: httpx.Response) -> dict[str, Any]:

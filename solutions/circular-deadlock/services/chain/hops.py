@@ -23,6 +23,8 @@ VISITED_HEADER = "X-Chain-Visited"
 MAX_HOPS = 3
 # Left to a caller for the callee's answer to travel back: the callee gives up this much sooner.
 HANDOFF_MARGIN_S = 0.1
+# Budgets are whole milliseconds; 8 digits is more than a day, far beyond any hop's timeout.
+MAX_BUDGET_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,15 @@ def arrive(request: Request) -> Hop:
     budget_s = settings.chain_timeout_s
     given = request.headers.get(DEADLINE_HEADER)
     if given is not None:
-        if not given.isdigit():
+        # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+        if not (given.isascii() and given.isdigit()):
             raise Problem(
-                400, "bad_deadline", "Bad deadline header", f"{DEADLINE_HEADER}: {given!r}"
+                400, "bad_deadline", "Bad deadline header", f"{DEADLINE_HEADER}: {given[:40]!r}"
             )
-        budget_s = min(budget_s, int(given) / 1000)
+        # A budget longer than a day is no budget at all: no need to read every digit (int()
+        # refuses more than 4300), the hop's own timeout is the smaller.
+        if len(given) <= MAX_BUDGET_DIGITS:
+            budget_s = min(budget_s, int(given) / 1000)
     hop = Hop(service, visited, time.monotonic() + budget_s)
     hop.ensure_time_left()
     return hop
