@@ -18,6 +18,14 @@ class LabUnreachable(Exception):
     """The lab does not answer, so nothing can be graded (exit code 2)."""
 
 
+class UnknownCheck(Exception):
+    """`drill verify --check` named a check the grader does not have (exit code 2)."""
+
+
+# The checks `drill verify --check NAME` asked for; None: every check.
+ONLY: ContextVar[frozenset[str] | None] = ContextVar("only", default=None)
+
+
 @dataclass(frozen=True)
 class Measured:
     """What a check returns: its verdict and the evidence for it."""
@@ -114,6 +122,16 @@ async def run_checks(
 ) -> Scorecard:
     """Run each check in turn; a check that raises fails with the error, and grading goes on.
     The checks named in `race_checks` prove something only where writes can race (`database`)."""
+    only = ONLY.get()
+    if only is not None:
+        names = [name for name, _ in checks]
+        unknown = sorted(only - set(names))
+        if unknown:
+            raise UnknownCheck(
+                f"no check named {', '.join(map(repr, unknown))}; the checks are: "
+                + "; ".join(names)
+            )
+        checks = [(name, check) for name, check in checks if name in only]
     card = Scorecard(scenario, database=database.kind if database else "unknown")
     races = database is not None and database.races_possible
     unproven = (

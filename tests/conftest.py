@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,10 +59,11 @@ def submit_review(
 
 
 def verify_json(
-    tree: Path, scenario: str, env: dict[str, str] | None = None
+    tree: Path, scenario: str, env: dict[str, str] | None = None, checks: Iterable[str] = ()
 ) -> tuple[int, dict[str, bool]]:
-    """Run `drill verify SCENARIO --json`: (exit code, {check name: passed})."""
-    result = drill(tree, "verify", scenario, "--json", env=env)
+    """Run `drill verify SCENARIO --json [--check NAME ...]`: (exit code, {check: passed})."""
+    only = [arg for name in checks for arg in ("--check", name)]
+    result = drill(tree, "verify", scenario, "--json", *only, env=env)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     card = json.loads(result.stdout)
     return result.returncode, {check["name"]: check["passed"] for check in card["checks"]}

@@ -9,7 +9,7 @@ import pytest
 
 from drill import database
 from drill.database import POSTGRESQL, SQLITE, LabDatabase
-from drill.grading import Measured, Scorecard, run_checks
+from drill.grading import ONLY, Measured, Scorecard, UnknownCheck, run_checks
 
 RACE = "concurrent writers never collide"
 PLAIN = "exact money"
@@ -88,3 +88,17 @@ def test_a_reachable_postgresql_gives_the_lab_a_schema_of_its_own(
 
     assert chosen.kind == POSTGRESQL
     assert chosen.url is not None and "search_path%3Dlab_4321" in chosen.url
+
+
+def test_only_the_named_checks_run_and_an_unknown_name_is_refused_with_the_names() -> None:
+    token = ONLY.set(frozenset({PLAIN}))
+    try:
+        card = card_on(LabDatabase(SQLITE))
+        assert [c.name for c in card.checks] == [PLAIN]
+        assert card.passed
+
+        ONLY.set(frozenset({"no such check"}))
+        with pytest.raises(UnknownCheck, match="exact money"):
+            card_on(None)
+    finally:
+        ONLY.reset(token)
