@@ -16,10 +16,10 @@ service ?=
 COMPOSE := docker compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock up down logs shell test lint verify solve reset loadtest bench clean
+.PHONY: help install lock up down logs shell test test-soak lint verify solve reset loadtest bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # The locked versions: constraints.txt pins every package, direct or not, to the versions the
 # suite was last run with (pyproject.toml keeps the ranges). `make lock` refreshes it.
@@ -64,6 +64,9 @@ shell: ## a shell inside a Docker lab service's container: make shell service=bi
 
 test: $(INSTALLED) ## run the whole test suite (starts real services on 127.0.0.1)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-soak: $(INSTALLED) ## each reference fix verified 10 times with its drill's load running (~15 min)
+	DRILL_TEST_SOAK=1 $(BIN)/pytest -m soak $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference fix
 	$(BIN)/ruff check .

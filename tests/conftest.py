@@ -174,6 +174,17 @@ def running_drill(tree: Path, scenario: str) -> Iterator[None]:
         drill(tree, "end")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak tests (ten full verifies each under load) run only when asked for: `make test-soak`
+    sets DRILL_TEST_SOAK=1. They would double `make test`'s time."""
+    if os.environ.get("DRILL_TEST_SOAK") == "1":
+        return
+    skip = pytest.mark.skip(reason="a soak test: run it with `make test-soak` (DRILL_TEST_SOAK=1)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def drill_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test keeps its drill log in its own folder, never in the user's data directory."""

@@ -153,15 +153,16 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert drill(lab, "end").returncode == 0
 
 
-def test_selftest_proves_every_drill_round_trips_on_the_lab(lab: Path) -> None:
+def test_selftest_proves_a_drill_round_trips_on_the_lab(lab: Path) -> None:
+    """One drill: every drill's round trip (poisoned fails, reference passes) is already proven by
+    its grader tests (tests/drill/scenarios/); this proves selftest's own loop and report."""
     commit_tree(lab)
 
-    result = drill(lab, "selftest", timeout=900)
+    result = drill(lab, "selftest", "n-plus-one", timeout=900)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Every drill is ready (3 in" in result.stdout
-    for scenario in ("float-drift", "circular-deadlock", "n-plus-one"):
-        assert re.search(rf"{scenario}\s+.*yes\s+.*yes\s+.*ready", result.stdout), result.stdout
+    assert "Every drill is ready (1 in" in result.stdout
+    assert re.search(r"n-plus-one\s+.*yes\s+.*yes\s+.*ready", result.stdout), result.stdout
     # The tree is left faulty, as it was: nothing of the reference fixes remains.
     assert (
         subprocess.run(

@@ -114,6 +114,7 @@ def test_reference_fix_passes_every_check(shared_lab: Path) -> None:
     assert code == 0
 
 
+@pytest.mark.soak
 def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(shared_lab: Path) -> None:
     """As during a drill (`drill start`): Locust runs the scenario's load against the lab while
     the team verifies, paused only while the load, hang and fail-fast checks measure time. A

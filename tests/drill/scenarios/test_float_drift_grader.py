@@ -109,6 +109,7 @@ def test_reference_fix_passes_every_check(shared_lab: Path) -> None:
     assert code == 0
 
 
+@pytest.mark.soak
 def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(shared_lab: Path) -> None:
     """The grader's verdict is its own requests' (class 10): with the drill's Locust load charging
     the same seeded accounts (paused only while the latency checks measure), the reference fix

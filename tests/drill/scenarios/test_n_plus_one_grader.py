@@ -88,6 +88,7 @@ def test_reference_fix_passes_every_check(shared_lab: Path) -> None:
     assert code == 0
 
 
+@pytest.mark.soak
 def test_reference_fix_passes_ten_verifies_under_the_drills_own_load(shared_lab: Path) -> None:
     """Every count the grader judges is its own requests' (Server-Timing), and its cold prices
     are ones the drill's load never asks for: with the drill's Locust load running (paused only
