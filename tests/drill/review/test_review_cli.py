@@ -15,7 +15,7 @@ def test_list_and_show_present_the_pull_request_without_its_answer_key(tmp_path:
     assert shown.returncode == 0, shown.stderr
     assert "orders: resilient catalog lookups" in shown.stdout
     # Numbered as in the file after the change: the LINE a finding names.
-    assert "   98 +        transport=httpx.RetryTransport(" in shown.stdout
+    assert "  155 +        transport=httpx.RetryTransport(" in shown.stdout
     assert "hallucinated" not in shown.stdout.split("Submit:")[0]
 
 
@@ -97,4 +97,4 @@ def test_the_instructors_key_says_where_each_fault_is_and_who_can_find_it(tmp_pa
     assert result.returncode == 0, result.stderr
     assert "rbac-mismatch services/billing/api/routes/refunds.py:12-17" in result.stdout
     assert "only a reviewer finds it" in result.stdout
-    assert "float-money services/billing/schemas.py:24-24 (drill audit finds it)" in result.stdout
+    assert "float-money services/billing/schemas.py:45-45 (drill audit finds it)" in result.stdout
