@@ -168,7 +168,7 @@ def test_rejects_shorter_timeouts_alone(shared_lab: Path) -> None:
 
 def test_rejects_unbounded_pools_keeping_the_cycle(shared_lab: Path) -> None:
     """No deadlock without a bulkhead: every pool admits everyone (its gauge still says 8). The
-    load checks pass; the cycle is still there and service-b holds every quote at once."""
+    load checks may pass; the cycle is still there and service-b holds every quote at once."""
     rewrite(
         shared_lab / CHAIN / "pool.py",
         "self._slots = asyncio.Semaphore(size)",
@@ -180,7 +180,6 @@ def test_rejects_unbounded_pools_keeping_the_cycle(shared_lab: Path) -> None:
 
     assert code == 1
     assert {NO_CYCLE, BULKHEAD} <= failed(checks)
-    assert checks[NO_ERRORS] and checks[EXACT_UNDER_LOAD]
 
 
 def test_rejects_tier_lookup_outside_the_pool(shared_lab: Path) -> None:
@@ -234,7 +233,8 @@ def test_rejects_tier_cache_in_loyalty_that_asks_on_a_miss(shared_lab: Path) -> 
 
 def test_rejects_reference_fix_with_unbounded_pools(shared_lab: Path) -> None:
     """The cycle is gone, but so is the bulkhead: a pool that admits everyone while its gauge
-    says 8. Only the in-flight count at the callee shows it."""
+    says 8. The in-flight count at the callee shows it (quotes then share the CPU all at once
+    instead of in line, so on a busy machine their tail may miss the P99 bound too)."""
     solve(shared_lab)
     rewrite(
         shared_lab / CHAIN / "pool.py",
@@ -246,7 +246,7 @@ def test_rejects_reference_fix_with_unbounded_pools(shared_lab: Path) -> None:
     code, checks = grade(shared_lab)
 
     assert code == 1
-    assert failed(checks) == {BULKHEAD}
+    assert failed(checks) - {P99} == {BULKHEAD}
 
 
 # ---- wrong fixes: a silent fallback (class 4) ----------------------------------------------------
@@ -466,6 +466,25 @@ def test_rejects_deadline_not_passed_downstream(shared_lab: Path) -> None:
     quote for its whole CHAIN_TIMEOUT_S. Only the work left behind shows it."""
     solve(shared_lab)
     rewrite(shared_lab / CHAIN / "hops.py", "            DEADLINE_HEADER: str(budget_ms),\n", "")
+    restart_chain(shared_lab)
+
+    code, checks = grade(shared_lab)
+
+    assert code == 1
+    assert failed(checks) == {BUDGETS}
+
+
+def test_rejects_reference_fix_without_a_breaker(shared_lab: Path) -> None:
+    """No circuit breaker: refused connections still fail at once, so a stopped service-c looks
+    fine, but a hanging one is waited on by every request, however many timed out before."""
+    solve(shared_lab)
+    downstream = shared_lab / CHAIN / "downstream.py"
+    rewrite(downstream, "import logging\n", "import contextlib\nimport logging\n")
+    rewrite(
+        downstream,
+        "breaker = await self.breakers.get_breaker(self.callee)",
+        "breaker = contextlib.AsyncExitStack()",
+    )
     restart_chain(shared_lab)
 
     code, checks = grade(shared_lab)
