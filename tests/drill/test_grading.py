@@ -88,6 +88,7 @@ def test_a_reachable_postgresql_gives_the_lab_a_schema_of_its_own(
 
     assert chosen.kind == POSTGRESQL
     assert chosen.url is not None and "search_path%3Dlab_4321" in chosen.url
+    assert "synchronous_commit%3Doff" in chosen.url
 
 
 def test_only_the_named_checks_run_and_an_unknown_name_is_refused_with_the_names() -> None:
