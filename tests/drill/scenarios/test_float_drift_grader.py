@@ -206,7 +206,8 @@ def test_rejects_a_balance_updated_by_read_modify_write(shared_lab: Path) -> Non
 
     assert code == 1
     assert CHARGES in failures
-    assert not failures & {FLOAT, AWKWARD, LARGE, REPLAY, REUSE, COST}
+    # Lost updates show wherever charges to one account run at once (large amounts, dimes too).
+    assert not failures & {FLOAT, AWKWARD, REPLAY, REUSE, COST}
 
 
 def test_accepts_read_modify_write_under_a_row_lock(shared_lab: Path) -> None:
@@ -328,7 +329,7 @@ def test_rejects_answering_200_without_writing_when_the_account_is_busy(shared_l
 
     assert code == 1
     assert {CHARGES, P99} & failures, "the silent fallback must show in the balances"
-    assert not failures & {FLOAT, AWKWARD, LARGE, REUSE}
+    assert not failures & {FLOAT, AWKWARD, REUSE}
 
 
 def test_rejects_a_history_page_without_its_upper_bound(shared_lab: Path) -> None:
@@ -342,7 +343,8 @@ def test_rejects_a_history_page_without_its_upper_bound(shared_lab: Path) -> Non
     code, failures = grade(shared_lab)
 
     assert code == 1
-    assert failures == {HISTORY}
+    assert HISTORY in failures
+    assert not failures & {FLOAT, DIMES, REPLAY, DUPLICATES, CHARGES, REUSE, COST}
 
 
 def test_rejects_a_data_id_taken_from_the_client(shared_lab: Path) -> None:
