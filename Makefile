@@ -16,7 +16,7 @@ service ?=
 COMPOSE := docker compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock up down logs shell test test-soak lint verify solve reset loadtest bench clean
+.PHONY: help install lock up down logs shell test test-fast test-soak lint verify solve reset loadtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ shell: ## a shell inside a Docker lab service's container: make shell service=bi
 
 test: $(INSTALLED) ## run the whole test suite (starts real services on 127.0.0.1)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED) ## the tests that start no service and no container (the inner loop)
+	$(BIN)/pytest -m "not slow and not docker" $(PYTEST_ARGS)
 
 test-soak: $(INSTALLED) ## each reference fix verified 10 times with its drill's load running (~15 min)
 	DRILL_TEST_SOAK=1 $(BIN)/pytest -m soak $(PYTEST_ARGS)

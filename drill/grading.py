@@ -47,6 +47,7 @@ class CheckResult:
     expected: str
     detail: str = ""
     proven: bool = True
+    duration_s: float = 0.0
 
 
 @dataclass
@@ -140,6 +141,7 @@ async def run_checks(
     )
     start = time.perf_counter()
     for name, check in checks:
+        check_start = time.perf_counter()
         try:
             outcome = await check()
             result = CheckResult(name, **asdict(outcome))
@@ -152,6 +154,7 @@ async def run_checks(
             )
         except Exception as exc:  # any grader error is a failed check, never a crash
             result = CheckResult(name, False, f"{type(exc).__name__}: {exc}", "no error")
+        result = replace(result, duration_s=round(time.perf_counter() - check_start, 2))
         card.checks.append(result)
         if report is not None:
             report(result)

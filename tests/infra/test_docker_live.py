@@ -43,7 +43,14 @@ DOCKER_SERVICES = os.environ.get(
 DOCKER_TREE_PARTS = ("drill", "loadgen")
 DOCKER_TREE_FILES = ("docker-compose.yml", ".env", "pyproject.toml")
 LAB_PORTS = [spec.base_port for spec in SERVICES.values()] + [9090, 9093]
-SCENARIOS = ("float-drift", "circular-deadlock", "n-plus-one")
+# For each drill, a check its poisoned code fails in seconds: the whole poisoned scorecard is
+# proven by the grader tests on the local lab; here, that verify reaches the containers.
+CAUGHT_BY = {
+    "float-drift": "money never passes through float",
+    "circular-deadlock": "nothing calls back upstream: the call graph is a line",
+    "n-plus-one": "cold prices: one catalog call per 500 SKUs, on both routes",
+}
+SCENARIOS = tuple(CAUGHT_BY)
 
 
 def _unavailable(reason: str) -> None:
@@ -232,7 +239,7 @@ def test_prometheus_scrapes_every_service_container(docker_lab: Path) -> None:
 def test_verify_fails_on_the_poisoned_containers_and_passes_after_solve(
     docker_lab: Path, docker_env: dict[str, str], scenario: str
 ) -> None:
-    poisoned, _ = verify_json(docker_lab, scenario, env=docker_env)
+    poisoned, _ = verify_json(docker_lab, scenario, env=docker_env, checks=[CAUGHT_BY[scenario]])
     solved = drill(docker_lab, "solve", scenario, env=docker_env)
     try:
         assert solved.returncode == 0, solved.stdout + solved.stderr
