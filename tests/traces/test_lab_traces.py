@@ -299,6 +299,7 @@ def test_a_batch_on_orders_is_one_trace_with_its_statements_and_catalog_calls(
     latency_before = buckets("orders", route)
     catalog_before = buckets("catalog", "/v1/products/{sku}")
     queries_before = histogram_sum("orders", "orders_db_queries_per_request", route)
+    rows_before = histogram_sum("orders", "orders_db_rows_per_request", route)
     calls_before = histogram_sum("orders", "orders_catalog_calls_per_request", route)
     logged = len(log_lines(traced_lab, "orders"))
     mark = client.received(receiver)
@@ -307,8 +308,9 @@ def test_a_batch_on_orders_is_one_trace_with_its_statements_and_catalog_calls(
 
     assert response.status_code == 200, response.text
     queries = histogram_sum("orders", "orders_db_queries_per_request", route) - queries_before
+    rows = histogram_sum("orders", "orders_db_rows_per_request", route) - rows_before
     calls = histogram_sum("orders", "orders_catalog_calls_per_request", route) - calls_before
-    assert queries > 0 and calls > 0
+    assert queries > 0 and rows > 0 and calls > 0
     lines = log_lines(traced_lab, "orders")[logged:]
     work = [line for line in lines if line["message"] == "request work"]
     assert len(work) == 1
@@ -316,6 +318,7 @@ def test_a_batch_on_orders_is_one_trace_with_its_statements_and_catalog_calls(
     assert work[0]["context"] == {
         "route": route,
         "db_queries": queries,
+        "db_rows": rows,
         "catalog_calls": calls,
     }
 
