@@ -194,8 +194,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     root = tmp_path_factory.mktemp("hostile")
     tree = copy_tree(root / "lab")
     # Billing without its seeded history: hostile input needs no 3,000-entry accounts, and the
-    # lab (and `drill solve`, which restarts billing) starts much faster without them.
-    env = {"DRILL_DATA_DIR": str(root / "drill-data"), "SEED_HISTORY": "false"}
+    # lab (and `drill solve`, which restarts billing) starts much faster without them. A catalog
+    # without its delay: on the poisoned orders, a fuzzed batch of 500 users makes one blocking
+    # catalog call per order, and at 10 ms each it can outlast the 30 s request timeout.
+    env = {
+        "DRILL_DATA_DIR": str(root / "drill-data"),
+        "SEED_HISTORY": "false",
+        "CATALOG_LATENCY_MS": "0",
+    }
     started = drill(tree, "up", "--mode", "local", env=env)
     try:
         assert started.returncode == 0, started.stdout + started.stderr

@@ -579,8 +579,8 @@ def test_accepts_unknown_quote_fields_refused(shared_lab: Path) -> None:
     schemas = shared_lab / CHAIN / "schemas.py"
     rewrite(
         schemas,
-        "from pydantic import BaseModel, Field, StringConstraints",
-        "from pydantic import BaseModel, ConfigDict, Field, StringConstraints",
+        "from pydantic import BaseModel, Field,",
+        "from pydantic import BaseModel, ConfigDict, Field,",
     )
     rewrite(
         schemas,
