@@ -119,14 +119,8 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def read_only_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for long reads (reports, reconciliation) that must not hold up writers, each
-    reading one snapshot from its first statement to its last: a report of two queries must not
-    see a write land between them. SQLite under WAL gives that to any transaction; PostgreSQL's
-    default (READ COMMITTED) takes a new snapshot per statement, so it reads REPEATABLE READ."""
-    options: dict[str, Any] = {"read_only": True}
-    if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "REPEATABLE READ"
-    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+    """Sessions for long reads (reports, reconciliation) that must not hold up writers."""
+    return sessionmaker(engine.execution_options(read_only=True), expire_on_commit=False)
 
 
 def get_session(request: Request) -> Iterator[Session]:
