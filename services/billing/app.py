@@ -36,7 +36,7 @@ def create_app(settings: BillingSettings) -> FastAPI:
                     if not ledger.get_balance(session, user_id=first_heavy).transaction_count:
                         ledger.load_history(session, seed.history())
         reconciler = Reconciler(
-            read_only_sessions(engine),
+            read_only_sessions(engine, snapshot=True),
             ReconciliationMetrics(app.state.metrics.registry),
             settings.reconcile_interval_ms,
         )

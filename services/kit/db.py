@@ -118,9 +118,15 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def read_only_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for long reads (reports, reconciliation) that must not hold up writers."""
-    return sessionmaker(engine.execution_options(read_only=True), expire_on_commit=False)
+def read_only_sessions(engine: Engine, *, snapshot: bool = False) -> sessionmaker[Session]:
+    """Sessions for long reads (reports, reconciliation) that must not hold up writers. With
+    `snapshot`, each reads one snapshot from its first statement to its last, so a report of two
+    queries never sees a write land between them: SQLite under WAL gives that to any
+    transaction, PostgreSQL's default (READ COMMITTED) does not, so it reads REPEATABLE READ."""
+    options: dict[str, Any] = {"read_only": True}
+    if snapshot and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 def get_session(request: Request) -> Iterator[Session]:
