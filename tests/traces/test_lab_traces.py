@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import httpx
 import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
@@ -47,6 +48,16 @@ WRITER = {"Authorization": "Bearer drill-lab-writer"}
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
 LATENCY = "http_server_request_duration_seconds"
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def untraced_test_client() -> Iterator[None]:
+    """The tests' own requests carry no trace context. In-process app tests earlier in the same
+    pytest run set up the kit's tracer provider, which instruments httpx process-wide: the tests'
+    requests would then send a traceparent of an unexported test-process span, and every trace
+    under test would hang from a parent that never arrives."""
+    with suppress_instrumentation():
+        yield
 
 
 @pytest.fixture(scope="module")
