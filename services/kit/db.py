@@ -17,6 +17,10 @@ from services.kit.telemetry import instrument_engine
 DB_TIMEOUT_S = 5
 # FastAPI runs sync handlers in AnyIO's thread pool, which has 40 threads.
 WORKER_THREADS = 40
+# The widest value an INTEGER column holds on every database of the lab (32 bits on PostgreSQL,
+# which the driver binds as INTEGER: a wider value is an "out of range" error, a 500). Ids and
+# cursors a client sends are bounded by it before any query.
+INTEGER_MAX = 2**31 - 1
 
 
 class Base(DeclarativeBase):

@@ -100,3 +100,14 @@ def test_history_limits_are_bounded(client: TestClient) -> None:
     for params in ({"limit": "101"}, {"limit": "0"}, {"cursor": "abc"}):
         response = client.get(f"/v1/users/{user}/transactions", params=params, headers=READER)
         assert response.status_code == 422, params
+
+
+def test_a_cursor_past_every_seq_the_column_holds_is_an_empty_page(client: TestClient) -> None:
+    user = str(uuid.uuid4())
+    client.post("/v1/transactions", json=body(user), headers=WRITER)
+
+    for cursor in ("2147483647", "087685844394131058", "999999999999999999"):
+        params = {"cursor": cursor}
+        response = client.get(f"/v1/users/{user}/transactions", params=params, headers=READER)
+        assert response.status_code == 200, (cursor, response.text)
+        assert response.json() == {"items": [], "next_cursor": None}

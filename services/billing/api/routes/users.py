@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from services.billing import ledger
 from services.billing.auth import Role, require
 from services.billing.schemas import BalanceOut, TransactionPage, UserId
-from services.kit.db import SessionDep
+from services.kit.db import INTEGER_MAX, SessionDep
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(require(Role.READ))])
 
@@ -26,6 +26,7 @@ def list_transactions(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> TransactionPage:
     """The user's history, oldest first, `limit` at a time."""
-    return ledger.list_transactions(
-        session, user_id=str(user_id), limit=limit, cursor=int(cursor) if cursor else None
-    )
+    # A cursor past the widest seq the column holds pages past every row, as the widest does;
+    # clamped, it is never handed to a driver that cannot bind it.
+    after = min(int(cursor), INTEGER_MAX) if cursor else None
+    return ledger.list_transactions(session, user_id=str(user_id), limit=limit, cursor=after)
