@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from drill.database import LabDatabase
@@ -219,6 +220,16 @@ async def quiet_neighbours() -> AsyncIterator[None]:
         yield
     finally:
         resume()
+
+
+def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample called `name` in a /metrics page, with its labels."""
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

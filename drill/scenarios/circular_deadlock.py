@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from drill import lab
 from drill.grading import (
@@ -38,6 +37,7 @@ from drill.grading import (
     Measured,
     Reporter,
     Scorecard,
+    metric_samples,
     percentile,
     quiet_neighbours,
     require_ready,
@@ -228,16 +228,6 @@ def describe(basket: Basket, tier: str) -> str:
     return f"{tier} " + ", ".join(f"{sku} x{qty}" for sku, qty in basket)
 
 
-def gauge(text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """Every sample called `name` in a /metrics page, with its labels."""
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    ]
-
-
 @dataclass
 class LoadRun:
     """What one burst of concurrent quotes did."""
@@ -376,14 +366,14 @@ class Grader:
     async def in_flight(self, service: str) -> float:
         """Requests the service is serving or holding in line right now (the kit's gauge,
         counted by the HTTP layer, before any worker pool: a pool cannot hide from it)."""
-        samples = gauge(await self.metrics(service), "http_server_requests_in_flight")
+        samples = metric_samples(await self.metrics(service), "http_server_requests_in_flight")
         return sum(value for _, value in samples)
 
     async def route_counts(self, service: str) -> Counter[tuple[str, str]]:
         """Requests the service has answered since it started, by (method, route template)."""
         counts: Counter[tuple[str, str]] = Counter()
         text = await self.metrics(service)
-        for labels, value in gauge(text, "http_server_request_duration_seconds_count"):
+        for labels, value in metric_samples(text, "http_server_request_duration_seconds_count"):
             counts[(labels.get("method", "?"), labels.get("route", "?"))] += int(value)
         return counts
 
@@ -677,7 +667,9 @@ class Grader:
         pool size each one publishes (chain_workers_max), once."""
         for name in CHAIN:
             try:
-                values = [v for _, v in gauge(await self.metrics(name), "chain_workers_max")]
+                values = [
+                    v for _, v in metric_samples(await self.metrics(name), "chain_workers_max")
+                ]
             except httpx.HTTPError:
                 values = []
             self._sampled.pools[name] = max(values) if values else None
