@@ -1,6 +1,7 @@
 """The reconciliation job makes the planted faults visible as metrics, and stays quiet on an
 exact ledger. (These tests use the poisoned ledger on purpose: it is what the alerts watch.)"""
 
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -83,3 +84,13 @@ def test_the_seeded_history_is_deterministic_and_loaded_on_start(tmp_path: Path)
         balance = client.get(f"/v1/users/{heavy}/balance", headers=READER).json()
 
     assert balance["transaction_count"] == seed.HEAVY_USER_TRANSACTIONS
+
+
+def test_the_next_run_is_published_one_interval_after_the_last(client: TestClient) -> None:
+    # The job's first run starts with the app; the fixture's interval is an hour.
+    deadline = time.monotonic() + 10
+    while not (next_run := gauges(client)["billing_reconciliation_next_run_timestamp_seconds"]):
+        assert time.monotonic() < deadline, "the first run never published the next one"
+        time.sleep(0.05)
+
+    assert time.time() + 3_500 < next_run <= time.time() + 3_600
