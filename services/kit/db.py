@@ -50,13 +50,9 @@ def make_engine(url: str, service: str) -> Engine:
             pool_size=10,
             max_overflow=10,
             pool_timeout=DB_TIMEOUT_S,
-            # A commit returns before its WAL reaches the disk (a crash may lose the last fraction
-            # of a second of commits, never consistency): a lab's latency is then the code's, not
-            # the fsync time of whatever disk the host has (on shared CI disks, tens of ms).
-            connect_args={
-                "connect_timeout": DB_TIMEOUT_S,
-                "options": "-c synchronous_commit=off",
-            },
+            # Session settings (search_path, synchronous_commit) come in the URL's `options`
+            # (drill/database.py, docker-compose.yml): an `options` here would replace them.
+            connect_args={"connect_timeout": DB_TIMEOUT_S},
         )
     instrument_engine(engine, service)
     return engine
