@@ -118,7 +118,7 @@ def start(
     ] = False,
     users: Annotated[
         int | None,
-        typer.Option(min=1, help="Locust users (default: the scenario's, e.g. 3 for n-plus-one)."),
+        typer.Option(min=1, help="Locust users (default: the scenario's, e.g. 2 for n-plus-one)."),
     ] = None,
 ) -> None:
     """Start a drill: reset SCENARIO to its faulty state, start its load, and page the team."""

@@ -42,9 +42,9 @@ DRILLS = [
     Drill(
         "circular-deadlock", 32, frozenset({"ChainUpstreamTimeouts", "ChainWorkersSaturated"}), 90
     ),
-    # Three users, as the runbook says: with more, the blocked event loop starves the scrapes
+    # Two users, as the runbook says: with more, the blocked event loop starves the scrapes
     # (ServiceDown fires instead, and the storm cannot be measured).
-    Drill("n-plus-one", 3, frozenset({"OrdersLatencyHigh", "OrdersQueryStorm"}), 120),
+    Drill("n-plus-one", 2, frozenset({"OrdersLatencyHigh", "OrdersQueryStorm"}), 150),
 ]
 # How long the fixed lab must stay quiet under every drill's load at once: past each alert's
 # `for:` (at most 1m) and its 1-2m rate windows filling.

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from drill.services import SERVICES
-from tests.conftest import REPO, copy_tree, drill, verify_json
+from tests.conftest import REPO, copy_tree, drill, failed, verify_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -251,7 +251,7 @@ def test_verify_fails_on_the_poisoned_containers_and_passes_after_solve(
         assert reset.returncode == 0, reset.stdout + reset.stderr
 
     assert poisoned == 1
-    assert fixed == 0, checks
+    assert fixed == 0, failed(checks)
 
 
 def test_down_removes_every_container_and_frees_the_ports(
