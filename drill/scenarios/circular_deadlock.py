@@ -738,6 +738,26 @@ class Grader:
 
     async def p99(self) -> Measured:
         _, run = await self.load()
+        measured = self._p99_of(run)
+        if measured.passed:
+            return measured
+        # One more load run before failing: a chain that stalls stalls again, while a tail
+        # stretched by a neighbour's burst on a shared machine (seen once in CI: a correct fix
+        # over 2 s, P99 0.7-1.0 s when run again) does not come back. The chain must recover
+        # first and after, as after the shared load, so that the checks after this one see it
+        # as they would have.
+        async with quiet_neighbours():
+            await self._recovery_after_load(time.monotonic())
+            again = await self._run(self.concurrency, LOAD_S)
+            await self._recovery_after_load(time.monotonic())
+        second = self._p99_of(again)
+        return Measured(
+            second.passed,
+            f"{measured.measured}; run again: {second.measured}",
+            f"{second.expected} in either of two load runs",
+        )
+
+    def _p99_of(self, run: LoadRun) -> Measured:
         p99 = percentile(run.latencies, 99) if run.latencies else float("inf")
         p50 = percentile(run.latencies, 50) if run.latencies else float("inf")
         mean = statistics.fmean(run.latencies) if run.latencies else float("inf")
