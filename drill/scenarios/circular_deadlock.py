@@ -742,10 +742,8 @@ class Grader:
         if measured.passed:
             return measured
         # One more load run before failing: a chain that stalls stalls again, while a tail
-        # stretched by a neighbour's burst on a shared machine (seen once in CI: a correct fix
-        # over 2 s, P99 0.7-1.0 s when run again) does not come back. The chain must recover
-        # first and after, as after the shared load, so that the checks after this one see it
-        # as they would have.
+        # stretched by a neighbour's burst on a shared machine does not come back. The chain
+        # recovers before and after it, so the checks after this one see what they would have.
         async with quiet_neighbours():
             await self._recovery_after_load(time.monotonic())
             again = await self._run(self.concurrency, LOAD_S)
