@@ -30,7 +30,7 @@ from drill.grading import (
 )
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
-from drill.scenarios import Scenario, registry
+from drill.scenarios import Scenario, UnknownScenario, find, registry
 from drill.services import SERVICES, port_offset
 from drill.traces import launch as trace_receiver
 from drill.traces.cli import traces_command
@@ -67,11 +67,11 @@ def _root() -> Path:
         raise fail(str(exc)) from None
 
 
-def _scenario(scenario_id: str) -> Scenario:
-    scenarios = registry()
-    if scenario_id not in scenarios:
-        raise fail(f"unknown scenario {scenario_id!r}; choose one of: {', '.join(scenarios)}")
-    return scenarios[scenario_id]
+def _scenario(name: str) -> Scenario:
+    try:
+        return find(name)
+    except UnknownScenario as exc:
+        raise fail(str(exc)) from None
 
 
 def _print_lab(running: dict[str, lab.RunningService], mode: str) -> None:
@@ -160,7 +160,10 @@ def down() -> None:
 
 @app.command()
 def verify(
-    scenario: Annotated[str, typer.Argument(help="Scenario id, e.g. float-drift.")],
+    scenario: Annotated[
+        str | None,
+        typer.Argument(help="The drill's codename, e.g. slow-orders (default: the running drill)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
     only: Annotated[
         list[str] | None,
@@ -171,11 +174,16 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Grade the fix of SCENARIO against the running lab (exit 0 pass, 1 fail, 2 unreachable)."""
-    chosen = _scenario(scenario)
+    """Grade the fix of DRILL against the running lab (exit 0 pass, 1 fail, 2 unreachable)."""
     root = _root()
+    if scenario is None:
+        scenario = conductor.running_here(root)
+        if scenario is None:
+            names = ", ".join(s.codename for s in registry().values())
+            raise fail(f"no drill is running in this tree; name the one to grade: {names}")
+    chosen = _scenario(scenario)
     if not as_json:
-        out.print(f"[bold]drill verify {chosen.id}[/]: {chosen.title}")
+        out.print(f"[bold]drill verify {chosen.codename}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
     if only:
         ONLY.set(frozenset(only))
@@ -197,8 +205,10 @@ def verify(
 
 
 @app.command()
-def solve(scenario: Annotated[str, typer.Argument(help="Scenario id.")]) -> None:
-    """Apply SCENARIO's reference fix to this tree (restarting its services if the lab runs)."""
+def solve(
+    scenario: Annotated[str, typer.Argument(help="The drill's codename.")],
+) -> None:
+    """Apply DRILL's reference fix to this tree (restarting its services if the lab runs)."""
     chosen = _scenario(scenario)
     root = _root()
     try:
@@ -210,12 +220,12 @@ def solve(scenario: Annotated[str, typer.Argument(help="Scenario id.")]) -> None
 
 @app.command()
 def reset(
-    scenario: Annotated[str | None, typer.Argument(help="Scenario id.")] = None,
-    all_scenarios: Annotated[bool, typer.Option("--all", help="Reset every scenario.")] = False,
+    scenario: Annotated[str | None, typer.Argument(help="The drill's codename.")] = None,
+    all_scenarios: Annotated[bool, typer.Option("--all", help="Reset every drill.")] = False,
 ) -> None:
-    """Put SCENARIO's poisoned code back (restarting its services if the lab runs)."""
+    """Put DRILL's faulty code back (restarting its services if the lab runs)."""
     if (scenario is None) == (not all_scenarios):
-        raise fail("name one scenario, or pass --all")
+        raise fail("name one drill, or pass --all")
     chosen = list(registry().values()) if all_scenarios else [_scenario(scenario or "")]
     root = _root()
     for item in chosen:
@@ -223,14 +233,14 @@ def reset(
             outcome = fixes.reset(root, item.id)
         except fixes.FixError as exc:
             raise fail(str(exc), EXIT_FAIL) from None
-        _report(root, item, "restored the poisoned code of", outcome)
+        _report(root, item, "restored the faulty code of", outcome)
 
 
 def _report(root: Path, scenario: Scenario, verb: str, outcome: fixes.Outcome) -> None:
     if not outcome.changed:
-        out.print(f"{scenario.id}: nothing to change.")
+        out.print(f"{scenario.codename}: nothing to change.")
         return
-    out.print(f"{scenario.id}: {verb} {', '.join(outcome.changed)}")
+    out.print(f"{scenario.codename}: {verb} {', '.join(outcome.changed)}")
     if outcome.saved_to is not None:
         out.print(f"[yellow]Your edits were saved to {outcome.saved_to}[/]")
     try:

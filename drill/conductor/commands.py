@@ -46,11 +46,11 @@ from drill.conductor.load import LoadError
 from drill.console import EXIT_FAIL, err, fail, out
 from drill.grading import LabUnreachable, Scorecard
 from drill.paths import NotALabTree, find_root
-from drill.scenarios import Scenario, registry
+from drill.scenarios import Scenario, UnknownScenario, codename, find, registry
 from drill.services import SERVICES, port_offset
 
 P = ParamSpec("P")
-NO_DRILL = "no drill is running; start one: drill start SCENARIO --team NAME"
+NO_DRILL = "no drill is running; start one: drill start DRILL --team NAME"
 
 
 def _journal() -> Journal:
@@ -109,21 +109,23 @@ def _refresh(journal: Journal, drill: Drill, content: Content) -> status.Status:
 
 
 def start(
-    scenario: Annotated[str | None, typer.Argument(help="Scenario id; or --random.")] = None,
+    scenario: Annotated[
+        str | None, typer.Argument(help="The drill's codename, e.g. slow-orders; or --random.")
+    ] = None,
     team: Annotated[str, typer.Option(help="The team on call (drills are kept per team).")] = (
         "default"
     ),
     random_pick: Annotated[
-        bool, typer.Option("--random", help="A scenario this team has not drilled yet.")
+        bool, typer.Option("--random", help="A drill this team has not done yet.")
     ] = False,
     users: Annotated[
         int | None,
-        typer.Option(min=1, help="Locust users (default: the scenario's, e.g. 2 for n-plus-one)."),
+        typer.Option(min=1, help="Locust users (default: the drill's, e.g. 2 for slow-orders)."),
     ] = None,
 ) -> None:
-    """Start a drill: reset SCENARIO to its faulty state, start its load, and page the team."""
+    """Start a drill: reset DRILL to its faulty state, start its load, and page the team."""
     if (scenario is None) == (not random_pick):
-        raise fail("name one scenario, or pass --random (with --team)")
+        raise fail("name one drill, or pass --random (with --team)")
     if not team.strip():
         raise fail("--team needs a name")
     journal = _journal()
@@ -131,14 +133,16 @@ def start(
     scenarios = registry()
     if random_pick:
         scenario, why = rotation.pick(list(scenarios), journal.drills(team))
-        out.print(f"[dim]Picked {scenario} for team {team}: {why}.[/]")
+        out.print(f"[dim]Picked {codename(scenario)} for team {team}: {why}.[/]")
     assert scenario is not None
-    if scenario not in scenarios:
-        raise fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(scenarios)}")
+    try:
+        scenario = find(scenario).id
+    except UnknownScenario as exc:
+        raise fail(str(exc)) from None
     if (running := journal.active()) is not None:
         raise fail(
-            f"drill #{running.id} ({running.scenario}, team {running.team}) is still running; "
-            "close it first: drill end"
+            f"drill #{running.id} ({codename(running.scenario)}, team {running.team}) is still "
+            "running; close it first: drill end"
         )
     content = _content(root, scenario)
     _require_lab(scenarios[scenario])
@@ -159,10 +163,10 @@ def start(
     )
     out.print(page, soft_wrap=False)
     out.print(
-        f"Drill #{drill.id} started ({scenario}); load: {process.users} Locust users "
+        f"Drill #{drill.id} started ({codename(scenario)}); load: {process.users} Locust users "
         f"(pid {process.pid}, log {process.log}).\n"
         "The clock runs: `drill status` (or `drill watch`) shows the phase and the alerts; "
-        "`drill hint`, `drill diagnose`, `drill verify SCENARIO`, `drill end`.",
+        "`drill hint`, `drill diagnose`, `drill verify`, `drill end`.",
         highlight=False,
     )
 
@@ -282,7 +286,7 @@ def diagnose_command(
         target = "within" if elapsed < diagnose.ISOLATION_TARGET else "over"
         out.print(
             f"[bold green]Right.[/] Root cause isolated at {clock.minutes(elapsed)} "
-            f"({target} the 20-minute target). Now fix it, and `drill verify {drill.scenario}`."
+            f"({target} the 20-minute target). Now fix it, and `drill verify`."
         )
     else:
         wrong = [k for k, ok in verdict.right.items() if not ok]
@@ -387,9 +391,10 @@ def selftest_command(
 ) -> None:
     """Every drill: reset, verify must fail; solve, verify must pass; reset (needs drill up)."""
     known = registry()
-    chosen = scenarios or list(known)
-    if unknown := [s for s in chosen if s not in known]:
-        raise fail(f"unknown scenario {unknown[0]!r}; choose one of: {', '.join(known)}")
+    try:
+        chosen = [find(name).id for name in scenarios] if scenarios else list(known)
+    except UnknownScenario as exc:
+        raise fail(str(exc)) from None
     journal = _journal()
     if (running := journal.active()) is not None:
         raise fail(
@@ -430,6 +435,12 @@ def selftest_command(
     if broken:
         raise fail(f"broken drills: {', '.join(broken)} ({total:.0f} s)", EXIT_FAIL)
     out.print(f"[green]Every drill is ready[/] ({len(results)} in {total:.0f} s).")
+
+
+def running_here(root: Path) -> str | None:
+    """The id of the drill running in this tree, if any: what `drill verify` grades unnamed."""
+    drill = _journal().active()
+    return drill.scenario if drill is not None and drill.root == root else None
 
 
 def before_verify(scenario: str, root: Path) -> Drill | None:

@@ -13,6 +13,7 @@ from drill.conductor.alerts import AlertReading
 from drill.conductor.content import Content
 from drill.conductor.journal import VERIFY, Drill
 from drill.conductor.phases import PHASES, Phase, phase_at
+from drill.scenarios import codename
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def render(status: Status) -> RenderableType:
     drill, phase = status.drill, status.phase
     head = Text.assemble(
         (f"Drill #{drill.id}", "bold"),
-        f"  {drill.scenario}  team {drill.team}  elapsed ",
+        f"  {codename(drill.scenario)}  team {drill.team}  elapsed ",
         (clock.minutes(status.elapsed), "bold"),
         f" of 60:00  (started {drill.started_at:%H:%M:%S} UTC)",
     )

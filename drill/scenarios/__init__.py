@@ -12,7 +12,11 @@ from drill.grading import Reporter, Scorecard
 class Scenario:
     """A drill: the services it poisons and the grader that says whether they are fixed."""
 
+    # The instructor's name for the drill: it names the planted fault, so trainees never see it.
     id: str
+    # What trainees type and read: the paged symptom area, never the mechanism.
+    codename: str
+    # The symptom as the page states it (the verify scorecard's heading).
     title: str
     services: tuple[str, ...]
     # Grades the lab serving the tree at Path; calls the Reporter as each check completes.
@@ -25,3 +29,23 @@ def registry() -> dict[str, Scenario]:
 
     scenarios = (float_drift.SCENARIO, circular_deadlock.SCENARIO, n_plus_one.SCENARIO)
     return {scenario.id: scenario for scenario in scenarios}
+
+
+class UnknownScenario(ValueError):
+    """No drill has that codename (or id); the message lists the codenames only."""
+
+
+def find(name: str) -> Scenario:
+    """The drill a trainee names by its codename, or an instructor by its id."""
+    scenarios = registry().values()
+    for scenario in scenarios:
+        if name in (scenario.codename, scenario.id):
+            return scenario
+    names = ", ".join(scenario.codename for scenario in scenarios)
+    raise UnknownScenario(f"unknown drill {name!r}; choose one of: {names}")
+
+
+def codename(scenario_id: str) -> str:
+    """The codename of a drill recorded by its id (the drill log keeps ids)."""
+    scenario = registry().get(scenario_id)
+    return scenario.codename if scenario is not None else scenario_id

@@ -1100,7 +1100,8 @@ async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
 
 SCENARIO = Scenario(
     id="circular-deadlock",
-    title="A call cycle through bounded worker pools: service-a -> b -> c -> a",
+    codename="quote-timeouts",
+    title="Checkout quotes hang, then fail, at the evening peak",
     services=CHAIN,
     grade=grade,
 )

@@ -726,7 +726,8 @@ async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
 
 SCENARIO = Scenario(
     id="float-drift",
-    title="Floating-point drift and double billing in the billing engine",
+    codename="ledger-mismatch",
+    title="Billing balances do not reconcile; a customer was charged twice",
     services=("billing",),
     grade=grade,
 )

@@ -1415,7 +1415,8 @@ async def grade(root: Path, report: Reporter | None = None) -> Scorecard:
 
 SCENARIO = Scenario(
     id="n-plus-one",
-    title="N+1 query storm and blocking catalog calls in the orders API",
+    codename="slow-orders",
+    title="Order history is slow, and everything stalls while big batches run",
     services=("orders",),
     grade=grade,
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drill.scenarios import registry
 from tests.conftest import REPO, drill
 
 
@@ -16,8 +17,18 @@ def test_unknown_scenario_is_bad_usage(tree: Path) -> None:
     for command in ("verify", "solve", "reset"):
         result = drill(tree, command, "no-such-drill")
         assert result.returncode == 2, command
-        assert "unknown scenario 'no-such-drill'" in result.stderr
-        assert "float-drift" in result.stderr
+        assert "unknown drill 'no-such-drill'" in result.stderr
+        # The codenames a trainee may type, never the ids, which name the planted faults.
+        assert all(s.codename in result.stderr for s in registry().values())
+        assert not any(s.id in result.stderr for s in registry().values())
+
+
+def test_verify_with_no_drill_named_or_running_lists_the_codenames(tree: Path) -> None:
+    result = drill(tree, "verify")
+
+    assert result.returncode == 2
+    assert "no drill is running in this tree" in result.stderr
+    assert "slow-orders" in result.stderr and "n-plus-one" not in result.stderr
 
 
 def test_reset_needs_exactly_one_of_a_scenario_or_all(tree: Path) -> None:

@@ -77,7 +77,7 @@ def test_start_needs_one_scenario_or_random(tree: Path) -> None:
     both = drill(tree, "start", "float-drift", "--random", env=NOBODY)
     assert both.returncode == 2 and "--random" in both.stderr
     unknown = drill(tree, "start", "no-such-drill", env=NOBODY)
-    assert unknown.returncode == 2 and "unknown scenario 'no-such-drill'" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown drill 'no-such-drill'" in unknown.stderr
 
 
 def test_start_without_a_lab_is_exit_2_says_drill_up_and_records_nothing(tree: Path) -> None:
@@ -230,7 +230,7 @@ def test_selftest_refuses_unknown_scenarios_and_a_missing_lab(tree: Path) -> Non
     unknown = drill(tree, "selftest", "no-such-drill", env=NOBODY)
     no_lab = drill(tree, "selftest", "float-drift", env=NOBODY)
 
-    assert unknown.returncode == 2 and "unknown scenario" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown drill" in unknown.stderr
     assert no_lab.returncode == 2 and "drill up" in no_lab.stderr
 
 

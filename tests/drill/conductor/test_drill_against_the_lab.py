@@ -12,6 +12,7 @@ import pytest
 
 from drill.conductor.journal import Journal
 from drill.conductor.load import running, stop
+from drill.scenarios import registry
 from drill.scenarios.float_drift import SCENARIO as FLOAT_DRIFT
 from tests.conftest import drill
 
@@ -28,6 +29,11 @@ def commit_tree(tree: Path) -> None:
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "lab"], check=True)
+
+
+def assert_no_drill_id(text: str) -> None:
+    """Trainees read drills by codename: an id names the planted fault."""
+    assert not [s.id for s in registry().values() if s.id in text], text
 
 
 def clock_of(started: datetime) -> Callable[[float], dict[str, str]]:
@@ -58,9 +64,11 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     faulty = ledger.read_text()
     ledger.write_text(faulty + "\n# leftover edit\n")
 
-    started = drill(lab, "start", "float-drift", "--team", "red", "--users", "2")
+    started = drill(lab, "start", "ledger-mismatch", "--team", "red", "--users", "2")
 
     assert started.returncode == 0, started.stdout + started.stderr
+    assert "Drill #1 started (ledger-mismatch)" in started.stdout
+    assert_no_drill_id(started.stdout)
     assert "PAGE" in started.stdout and "BillingLedgerDrift" in started.stdout
     page = started.stdout.split("PAGE")[1].split("Drill #")[0]
     assert not re.search(r"float|idempot|decimal", page, re.I), page
@@ -76,6 +84,8 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     alerting = drill(lab, "status", env=at(1))
     assert alerting.returncode == 0, alerting.stderr
     assert "Phase: Alerting" in alerting.stdout
+    assert "ledger-mismatch" in alerting.stdout
+    assert_no_drill_id(alerting.stdout)
     assert f"Load: running (Locust pid {drill_run.load_pid})" in alerting.stdout
     assert re.search(r"Alerts: |Firing alerts", alerting.stdout)
 
@@ -97,8 +107,10 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     )
     assert "isolated at 16:00" in right.stdout
 
-    failing = drill(lab, "verify", "float-drift", env=at(32))
+    # `drill verify` with no drill named grades the running one.
+    failing = drill(lab, "verify", env=at(32))
     assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "drill verify ledger-mismatch" in failing.stdout
     assert "Recorded as attempt 1 of drill #1, at 32:00" in failing.stdout
 
     # The team's fix: here, the reference fix's files written over the faulty ones by hand, so
@@ -108,7 +120,7 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
         (lab / "services" / "billing" / rel).write_bytes(fixed.read_bytes())
     restarted = drill(lab, "down"), drill(lab, "up", "--mode", "local")
     assert restarted[1].returncode == 0, restarted[1].stderr
-    passing = drill(lab, "verify", "float-drift", "--json", env=at(41))
+    passing = drill(lab, "verify", "--json", env=at(41))
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Recorded as attempt 2 of drill #1, at 41:00" in passing.stderr
 
