@@ -78,18 +78,18 @@ lint: $(INSTALLED) ## ruff and mypy, on the poisoned code and on every reference
 	$(BIN)/mypy scripts/bench.py scripts/bench_n_plus_one.py
 	MYPY=$(CURDIR)/$(BIN)/mypy scripts/typecheck-solutions
 
-verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=float-drift
+verify: $(INSTALLED) ## grade a fix: make verify SCENARIO=ledger-mismatch
 	$(BIN)/drill verify $(SCENARIO)
 
-solve: $(INSTALLED) ## apply a reference fix: make solve SCENARIO=float-drift
+solve: $(INSTALLED) ## apply a reference fix: make solve SCENARIO=ledger-mismatch
 	$(BIN)/drill solve $(SCENARIO)
 
-reset: $(INSTALLED) ## undo a reference fix: make reset SCENARIO=float-drift
+reset: $(INSTALLED) ## undo a reference fix: make reset SCENARIO=ledger-mismatch
 	$(BIN)/drill reset $(SCENARIO)
 
-loadtest: $(INSTALLED) ## headless Locust: make loadtest SCENARIO=float-drift USERS=20 DURATION=1m
-	@test -n "$(SCENARIO)" || { echo "usage: make loadtest SCENARIO=<id> [USERS=20] [DURATION=1m]"; exit 2; }
-	@test -f loadgen/$(subst -,_,$(SCENARIO)).py || { echo "no load for scenario '$(SCENARIO)' (loadgen/$(subst -,_,$(SCENARIO)).py)"; exit 2; }
+loadtest: $(INSTALLED) ## headless Locust: make loadtest SCENARIO=ledger-mismatch USERS=20 DURATION=1m
+	@test -n "$(SCENARIO)" || { echo "usage: make loadtest SCENARIO=<drill> [USERS=20] [DURATION=1m]"; exit 2; }
+	@test -f loadgen/$(subst -,_,$(SCENARIO)).py || { echo "no load for drill '$(SCENARIO)' (loadgen/$(subst -,_,$(SCENARIO)).py)"; exit 2; }
 	mkdir -p reports/$(SCENARIO)
 	$(BIN)/locust -f loadgen/$(subst -,_,$(SCENARIO)).py --headless --users $(USERS) \
 		--spawn-rate $(USERS) --run-time $(DURATION) --only-summary --exit-code-on-error 0 \

@@ -1,1 +1,2 @@
-"""Locust load for each scenario: `make loadtest SCENARIO=<id>` runs loadgen/<id>.py headless."""
+"""Locust load for each drill: `make loadtest SCENARIO=<drill>` runs loadgen/<drill>.py headless
+(the codename with underscores)."""

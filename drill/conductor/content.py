@@ -59,6 +59,8 @@ class Content:
     pr_guardrails: tuple[str, ...]
     impact: tuple[ImpactMetric, ...]
     wrap_up: tuple[str, ...]
+    # Words that name the planted cause or its fix: nothing a trainee sees may hold one.
+    cause_words: tuple[str, ...]
     source: Path
 
 
@@ -150,5 +152,6 @@ def _parse(raw: dict[str, Any], scenario: str, path: Path) -> Content:
         pr_guardrails=_texts(raw["guardrails"]["pr_checklist"], f"{path}: guardrails.pr"),
         impact=impact,
         wrap_up=_texts(raw.get("wrap_up", []), f"{path}: wrap_up"),
+        cause_words=tuple(w.lower() for w in _texts(raw["cause_words"], f"{path}: cause_words")),
         source=path,
     )

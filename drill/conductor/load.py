@@ -16,6 +16,7 @@ from pathlib import Path
 
 from drill import processes
 from drill.paths import INSTALLED_REPO
+from drill.scenarios import codename
 
 # The drill lasts 60 minutes; the load stops by itself a little after, should nobody `drill end`.
 RUN_TIME = "75m"
@@ -44,8 +45,9 @@ class LoadProcess:
 
 
 def locustfile(root: Path, scenario: str) -> Path:
-    """loadgen/<scenario_underscored>.py of the tree, or of the installed checkout."""
-    name = f"{scenario.replace('-', '_')}.py"
+    """loadgen/<codename_underscored>.py of the tree, or of the installed checkout (the load is
+    named as trainees know the drill; the Locust UI shows the file)."""
+    name = f"{codename(scenario).replace('-', '_')}.py"
     for base in (root, INSTALLED_REPO):
         if (base / "loadgen" / name).is_file():
             return base / "loadgen" / name

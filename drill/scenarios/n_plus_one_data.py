@@ -5,7 +5,7 @@ from services/ rather than imported: a trainee edits services/orders, and an edi
 move the grader's expectations with it. tests/drill/scenarios/test_n_plus_one_data.py proves the
 copies match the committed service code.
 
-It also says which data the drill's load (loadgen/n_plus_one.py) may ask for and which only the
+It also says which data the drill's load (loadgen/slow_orders.py) may ask for and which only the
 grader asks for: prices that nothing else asks for are prices no cache can hold yet, which is how
 the grader reaches a cold cache honestly, whatever load is running.
 """

@@ -1,1 +1,1 @@
-"""Billing: the ledger service of the `float-drift` drill (port 8001)."""
+"""Billing: the ledger service (port 8001)."""

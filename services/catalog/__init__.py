@@ -1,1 +1,1 @@
-"""Catalog: the slow "external" product API of the `n-plus-one` drill (port 8003)."""
+"""Catalog: the slow "external" product API that orders prices its lines with (port 8003)."""

@@ -1,7 +1,7 @@
 """The product catalog: a fixed, deterministic list of products with prices in whole cents.
 
-The orders seed draws its order lines' SKUs from here, and the n-plus-one grader prices its
-expected answers with it, so the three always agree.
+The orders seed draws its order lines' SKUs from here, and catalog prices them, so the two
+always agree.
 """
 
 import functools

@@ -30,8 +30,8 @@ DISCOUNT_RATES: dict[Tier, Decimal] = {
 def tier_of(customer_id: uuid.UUID) -> Tier:
     """The customer's loyalty tier.
 
-    The lab keeps no customer database: the tier follows from the id, so every run (and the
-    grader) agrees on it without shared state.
+    The lab keeps no customer database: the tier follows from the id, so every run agrees on
+    it without shared state.
     """
     return TIERS[customer_id.int % len(TIERS)]
 

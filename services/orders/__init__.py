@@ -1,2 +1,1 @@
-"""Orders: users, their orders and order lines, priced through catalog; the `n-plus-one` drill
-(port 8002)."""
+"""Orders: users, their orders and order lines, priced through catalog (port 8002)."""

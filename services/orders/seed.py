@@ -1,9 +1,8 @@
 """The shop's history: users, their orders and order lines, the same on every start.
 
-Loaded into an empty database when the service starts, so queries run on real-sized tables, and
-checked against the n-plus-one grader's own copy (drill/scenarios/n_plus_one_data.py). Most users
-have a handful of orders; some have none yet; a few resellers have hundreds; one wholesale account
-has a few huge orders. Order ids grow with time.
+Loaded into an empty database when the service starts, so queries run on real-sized tables. Most
+users have a handful of orders; some have none yet; a few resellers have hundreds; one wholesale
+account has a few huge orders. Order ids grow with time.
 """
 
 import functools

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drill.conductor import load
 from drill.services import PROMETHEUS_PORT, port_offset
 from tests.conftest import REPO, drill
 
@@ -62,7 +63,7 @@ def firing(prometheus: str) -> set[str]:
 
 
 def start_load(case: Drill, seconds: float) -> subprocess.Popen[bytes]:
-    locustfile = REPO / "loadgen" / f"{case.scenario.replace('-', '_')}.py"
+    locustfile = load.locustfile(REPO, case.scenario)
     args = ["--headless", "--only-summary", "--exit-code-on-error", "0"]
     args += ["--users", str(case.users), "--spawn-rate", str(case.users)]
     args += ["--run-time", f"{int(seconds)}s"]

@@ -41,7 +41,7 @@ def test_quote_load_deadlocks_the_poisoned_chain(lab: Path, tmp_path: Path) -> N
             "-m",
             "locust",
             "-f",
-            str(REPO / "loadgen" / "circular_deadlock.py"),
+            str(REPO / "loadgen" / "quote_timeouts.py"),
             *LOCUST_ARGS,
             "--csv",
             str(tmp_path / "locust"),

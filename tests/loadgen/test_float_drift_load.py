@@ -38,7 +38,7 @@ def run_load(tree: Path, reports: Path) -> dict[str, int]:
     started = drill(tree, "up", "--mode", "local", env=LAB_ENV)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        locustfile = str(REPO / "loadgen" / "float_drift.py")
+        locustfile = str(REPO / "loadgen" / "ledger_mismatch.py")
         subprocess.run(
             [
                 sys.executable,

@@ -1,8 +1,6 @@
 """Every scenario brings its drill content, and the page it sends says the symptom, not the
 cause."""
 
-import re
-
 import pytest
 
 from drill.conductor import content, diagnose
@@ -10,12 +8,8 @@ from drill.scenarios import registry
 from tests.conftest import REPO
 
 SCENARIOS = sorted(registry())
-# Words that would give the cause away on the page.
-CAUSE_WORDS = re.compile(
-    r"float|decimal|idempot|O\(n\)|cycle|deadlock|n\+1|n-plus-one|blocking|event loop|"
-    r"synchronous|index|LIMIT",
-    re.IGNORECASE,
-)
+# Words that would give a cause away: every drill's, since a page must not hint at any of them.
+CAUSE_WORDS = {word for s in SCENARIOS for word in content.load(REPO, s).cause_words}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -32,9 +26,10 @@ def test_every_scenario_has_complete_drill_content(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_page_says_the_symptom_never_the_cause(scenario: str) -> None:
-    page = content.load(REPO, scenario).pager
+    page = content.load(REPO, scenario).pager.lower()
 
-    assert not CAUSE_WORDS.search(page), CAUSE_WORDS.search(page)
+    assert not [word for word in CAUSE_WORDS if word in page]
+    assert not [s for s in SCENARIOS if s in page]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

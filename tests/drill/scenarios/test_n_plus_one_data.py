@@ -56,7 +56,7 @@ def test_the_graders_limits_are_the_services() -> None:
 
 def test_the_drills_load_never_asks_for_what_the_grader_keeps_cold() -> None:
     # Read, not imported: importing Locust patches the whole test process for gevent.
-    assert "BUYERS = load_buyers()" in (REPO / "loadgen" / "n_plus_one.py").read_text()
+    assert "BUYERS = load_buyers()" in (REPO / "loadgen" / "slow_orders.py").read_text()
     asked = set(data.load_buyers())
     cold_users = {c.user_id for c in data.cold_users()}
 

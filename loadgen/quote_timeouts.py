@@ -1,10 +1,10 @@
-"""Load for the circular-deadlock drill: checkout front-ends asking service-a for quotes.
+"""Load for the quote-timeouts drill: checkout front-ends asking service-a for quotes.
 
 Each simulated front-end quotes a basket for one of its customers (every loyalty tier), as a
 shop does on every cart change. Twenty users or more keep more quotes in flight than the chain's
-pools hold (CHAIN_MAX_CONCURRENCY, 8 by default), which is what tips the poisoned chain over.
+pools hold (CHAIN_MAX_CONCURRENCY, 8 by default), as at the evening peak.
 
-    make loadtest SCENARIO=circular-deadlock USERS=32 DURATION=2m
+    make loadtest SCENARIO=quote-timeouts USERS=32 DURATION=2m
 """
 
 import os

@@ -1,14 +1,10 @@
-"""Load for the n-plus-one drill: dashboards asking for many users' recent orders at once, beside
-customers paging through their own orders.
+"""Load for the slow-orders drill: dashboards asking for many users' recent orders at once
+(POST /v1/orders/batch), beside customers paging through their own orders.
 
-    make loadtest SCENARIO=n-plus-one USERS=20 DURATION=2m
+    make loadtest SCENARIO=slow-orders USERS=20 DURATION=2m
 
-The batches make the fault visible: on the poisoned service every batch costs a query per user
-and a blocking catalog call per order line, so latency climbs for every route, the cheap ones too.
-
-The load never asks for the users the n-plus-one grader keeps for itself (one ordinary buyer in
-five, drill/scenarios/n_plus_one_data.py): their prices stay uncached whatever this load does, so
-the grader can watch a cold request being priced while the load runs.
+The load asks only for `load_buyers()`: the other users (one ordinary buyer in five) are kept
+apart, so their prices stay uncached whatever this load does.
 """
 
 import random

@@ -1,11 +1,10 @@
-"""Load for the float-drift drill: billing clients that behave like real ones.
+"""Load for the ledger-mismatch drill: billing clients that behave like real ones.
 
 Each simulated client posts charges with awkward amounts, reads balances and history, and, like
 every payment client worth its salt, retries a charge that timed out or failed with the SAME
-request_id (so a correct ledger bills it once). Long-standing accounts from the seed get a share
-of the traffic, so the table keeps growing where it hurts.
+request_id. Long-standing accounts from the seed get a share of the traffic.
 
-    make loadtest SCENARIO=float-drift USERS=20 DURATION=1m
+    make loadtest SCENARIO=ledger-mismatch USERS=20 DURATION=1m
 """
 
 import os
