@@ -83,7 +83,8 @@ def reset(root: Path, scenario: str) -> Outcome:
     poisoned = _poisoned_versions(root, scenario, files)
     solution = root / "solutions" / scenario
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    saved = state_dir(root) / "saved" / f"{scenario}-{stamp}"
+    # Named by time only: the trainee reads this path, and a drill's id names its fault.
+    saved = state_dir(root) / "saved" / stamp
     changed, saved_any = [], False
     for rel, original in poisoned.items():
         target = root / rel
