@@ -162,7 +162,10 @@ def down() -> None:
 def verify(
     scenario: Annotated[
         str | None,
-        typer.Argument(help="The drill's codename, e.g. slow-orders (default: the running drill)."),
+        typer.Argument(
+            metavar="DRILL",
+            help="The drill's codename, e.g. slow-orders (default: the running drill).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
     only: Annotated[
@@ -206,7 +209,7 @@ def verify(
 
 @app.command()
 def solve(
-    scenario: Annotated[str, typer.Argument(help="The drill's codename.")],
+    scenario: Annotated[str, typer.Argument(metavar="DRILL", help="The drill's codename.")],
 ) -> None:
     """Apply DRILL's reference fix to this tree (restarting its services if the lab runs)."""
     chosen = _scenario(scenario)
@@ -220,7 +223,9 @@ def solve(
 
 @app.command()
 def reset(
-    scenario: Annotated[str | None, typer.Argument(help="The drill's codename.")] = None,
+    scenario: Annotated[
+        str | None, typer.Argument(metavar="DRILL", help="The drill's codename.")
+    ] = None,
     all_scenarios: Annotated[bool, typer.Option("--all", help="Reset every drill.")] = False,
 ) -> None:
     """Put DRILL's faulty code back (restarting its services if the lab runs)."""

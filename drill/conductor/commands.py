@@ -110,7 +110,10 @@ def _refresh(journal: Journal, drill: Drill, content: Content) -> status.Status:
 
 def start(
     scenario: Annotated[
-        str | None, typer.Argument(help="The drill's codename, e.g. slow-orders; or --random.")
+        str | None,
+        typer.Argument(
+            metavar="DRILL", help="The drill's codename, e.g. slow-orders; or --random."
+        ),
     ] = None,
     team: Annotated[str, typer.Option(help="The team on call (drills are kept per team).")] = (
         "default"
@@ -386,7 +389,7 @@ def report_command(
 
 def selftest_command(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="Scenario ids (default: every scenario).")
+        list[str] | None, typer.Argument(metavar="DRILL", help="Drills (default: every drill).")
     ] = None,
 ) -> None:
     """Every drill: reset, verify must fail; solve, verify must pass; reset (needs drill up)."""
