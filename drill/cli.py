@@ -30,7 +30,7 @@ from drill.grading import (
 )
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
-from drill.scenarios import Scenario, UnknownScenario, find, registry
+from drill.scenarios import Scenario, codenames, registry
 from drill.services import SERVICES, port_offset
 from drill.traces import launch as trace_receiver
 from drill.traces.cli import traces_command
@@ -64,13 +64,6 @@ def _root() -> Path:
     try:
         return find_root()
     except NotALabTree as exc:
-        raise fail(str(exc)) from None
-
-
-def _scenario(name: str) -> Scenario:
-    try:
-        return find(name)
-    except UnknownScenario as exc:
         raise fail(str(exc)) from None
 
 
@@ -182,9 +175,8 @@ def verify(
     if scenario is None:
         scenario = conductor.running_here(root)
         if scenario is None:
-            names = ", ".join(s.codename for s in registry().values())
-            raise fail(f"no drill is running in this tree; name the one to grade: {names}")
-    chosen = _scenario(scenario)
+            raise fail(f"no drill is running in this tree; name the one to grade: {codenames()}")
+    chosen = conductor.scenario_named(scenario)
     if not as_json:
         out.print(f"[bold]drill verify {chosen.codename}[/]: {chosen.title}")
     report = None if as_json else partial(print_check, out)
@@ -212,7 +204,7 @@ def solve(
     scenario: Annotated[str, typer.Argument(metavar="DRILL", help="The drill's codename.")],
 ) -> None:
     """Apply DRILL's reference fix to this tree (restarting its services if the lab runs)."""
-    chosen = _scenario(scenario)
+    chosen = conductor.scenario_named(scenario)
     root = _root()
     try:
         outcome = fixes.solve(root, chosen.id)
@@ -231,7 +223,9 @@ def reset(
     """Put DRILL's faulty code back (restarting its services if the lab runs)."""
     if (scenario is None) == (not all_scenarios):
         raise fail("name one drill, or pass --all")
-    chosen = list(registry().values()) if all_scenarios else [_scenario(scenario or "")]
+    chosen = (
+        list(registry().values()) if all_scenarios else [conductor.scenario_named(scenario or "")]
+    )
     root = _root()
     for item in chosen:
         try:

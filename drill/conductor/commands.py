@@ -78,6 +78,14 @@ def _active(journal: Journal) -> Drill:
     return drill
 
 
+def scenario_named(name: str) -> Scenario:
+    """The drill NAME (a codename, or an instructor's id); an unknown one is bad usage."""
+    try:
+        return find(name)
+    except UnknownScenario as exc:
+        raise fail(str(exc)) from None
+
+
 def _content(drill_root: Path, scenario: str) -> Content:
     try:
         return load(drill_root, scenario)
@@ -138,10 +146,7 @@ def start(
         scenario, why = rotation.pick(list(scenarios), journal.drills(team))
         out.print(f"[dim]Picked {codename(scenario)} for team {team}: {why}.[/]")
     assert scenario is not None
-    try:
-        scenario = find(scenario).id
-    except UnknownScenario as exc:
-        raise fail(str(exc)) from None
+    scenario = scenario_named(scenario).id
     if (running := journal.active()) is not None:
         raise fail(
             f"drill #{running.id} ({codename(running.scenario)}, team {running.team}) is still "
@@ -394,10 +399,7 @@ def selftest_command(
 ) -> None:
     """Every drill: reset, verify must fail; solve, verify must pass; reset (needs drill up)."""
     known = registry()
-    try:
-        chosen = [find(name).id for name in scenarios] if scenarios else list(known)
-    except UnknownScenario as exc:
-        raise fail(str(exc)) from None
+    chosen = [scenario_named(name).id for name in scenarios] if scenarios else list(known)
     journal = _journal()
     if (running := journal.active()) is not None:
         raise fail(

@@ -37,12 +37,15 @@ class UnknownScenario(ValueError):
 
 def find(name: str) -> Scenario:
     """The drill a trainee names by its codename, or an instructor by its id."""
-    scenarios = registry().values()
-    for scenario in scenarios:
+    for scenario in registry().values():
         if name in (scenario.codename, scenario.id):
             return scenario
-    names = ", ".join(scenario.codename for scenario in scenarios)
-    raise UnknownScenario(f"unknown drill {name!r}; choose one of: {names}")
+    raise UnknownScenario(f"unknown drill {name!r}; choose one of: {codenames()}")
+
+
+def codenames() -> str:
+    """Every drill's codename, as a message lists them."""
+    return ", ".join(scenario.codename for scenario in registry().values())
 
 
 def codename(scenario_id: str) -> str:
