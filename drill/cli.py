@@ -23,10 +23,12 @@ from drill.console import EXIT_FAIL, err, fail, out
 from drill.grading import (
     NEIGHBOURS,
     ONLY,
+    CheckResult,
     LabUnreachable,
     UnknownCheck,
     print_check,
     print_verdict,
+    veiled,
 )
 from drill.paths import NotALabTree, find_root
 from drill.review.cli import review_app
@@ -177,9 +179,17 @@ def verify(
         if scenario is None:
             raise fail(f"no drill is running in this tree; name the one to grade: {codenames()}")
     chosen = conductor.scenario_named(scenario)
+    # Until the team has named the cause, the scorecard tells no more than the page did.
+    veil = conductor.undiagnosed(chosen.id, root)
+    if veil and only:
+        raise fail("--check names checks, which show after a right `drill diagnose`")
+
+    def shown(check: CheckResult) -> CheckResult:
+        return veiled(check, chosen.symptoms) if veil else check
+
     if not as_json:
         out.print(f"[bold]drill verify {chosen.codename}[/]: {chosen.title}")
-    report = None if as_json else partial(print_check, out)
+    report = None if as_json else (lambda check: print_check(out, shown(check)))
     if only:
         ONLY.set(frozenset(only))
     # A verify during a drill is recorded (a partial one is not: it proves only part of a fix).
@@ -192,7 +202,7 @@ def verify(
     except (LabUnreachable, UnknownCheck) as exc:
         raise fail(str(exc)) from None
     if as_json:
-        print(json.dumps(card.as_json(), indent=2))
+        print(json.dumps((card.veiled(chosen.symptoms) if veil else card).as_json(), indent=2))
     else:
         print_verdict(out, card)
     conductor.after_verify(drill_run, card, err if as_json else out)

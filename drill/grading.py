@@ -70,6 +70,10 @@ class Scorecard:
         """Checks that passed where their fault could not have shown."""
         return [c for c in self.checks if c.passed and not c.proven]
 
+    def veiled(self, shown: Collection[str]) -> "Scorecard":
+        """The scorecard as a team sees it before its diagnosis is right (see `veiled`)."""
+        return replace(self, checks=[veiled(check, shown) for check in self.checks])
+
     def as_json(self) -> dict[str, Any]:
         """The scorecard as `drill verify --json` prints it."""
         return {
@@ -81,15 +85,28 @@ class Scorecard:
         }
 
 
+# What a veiled check says instead of its name and measure.
+VEILED = "named after a right `drill diagnose`"
+
+
+def veiled(check: CheckResult, shown: Collection[str]) -> CheckResult:
+    """The check as a team sees it before its diagnosis is right: unless its name is one of
+    `shown` (checks that say no more than the page), only its verdict, since a check's name and
+    measure would tell the team the cause it has to find."""
+    if check.name in shown:
+        return check
+    return replace(check, name="a check", measured=VEILED, expected="", detail="")
+
+
 def print_check(console: Console, check: CheckResult) -> None:
     """One line for the check with what it measured; on failure, what was expected and why."""
     mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
     if check.passed and not check.proven:
         mark = "[yellow]NOT PROVEN[/]"
     console.print(f"{mark}  {check.name}: {check.measured}", soft_wrap=True, highlight=False)
-    if check.passed and not check.proven:
+    if check.passed and not check.proven and check.detail:
         console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)
-    if not check.passed:
+    if not check.passed and check.expected:
         console.print(f"      [dim]expected {check.expected}[/]", soft_wrap=True)
         if check.detail:
             console.print(f"      [dim]{check.detail}[/]", soft_wrap=True, highlight=False)

@@ -107,3 +107,11 @@ def test_the_check_finds_a_planted_giveaway() -> None:
     assert giveaways("see the N+1 in orders") == ["n+1"]
     assert giveaways("Drill: Float-Drift") == ["float", "float-drift"]
     assert giveaways("order history is slow") == []
+
+
+def test_the_checks_a_team_sees_before_its_diagnosis_name_no_cause() -> None:
+    """`drill verify` shows these in full before the diagnosis is right (drill/grading.py, veiled):
+    their names must say no more than the page."""
+    shown = {s.codename: giveaways(" ".join(s.symptoms)) for s in registry().values()}
+    assert shown == {s.codename: [] for s in registry().values()}
+    assert all(s.symptoms for s in registry().values())

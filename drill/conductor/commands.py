@@ -252,7 +252,7 @@ def diagnose_command(
         str | None, typer.Option(help="Where the root cause is (a service name, or its number).")
     ] = None,
     mechanism: Annotated[
-        str | None, typer.Option(help="What mechanism (a choice key, or its number).")
+        str | None, typer.Option(help="What mechanism (its number, as the prompt lists them).")
     ] = None,
 ) -> None:
     """State the root cause (multiple choice; prompts for what the options do not give)."""
@@ -266,10 +266,10 @@ def diagnose_command(
         try:
             if raw is None:
                 out.print(f"[bold]{question.question}[/]")
-                for n, (key, text) in enumerate(question.choices.items(), start=1):
-                    shown = key if key == text else f"{key}: {text}"
-                    out.print(f"  {n}. {shown}", highlight=False)
-                raw = typer.prompt("Your answer (number or key)")
+                for n, text in enumerate(question.choices.values(), start=1):
+                    out.print(f"  {n}. {text}", highlight=False)
+                named = diagnose.named(question)
+                raw = typer.prompt("Your answer (number or name)" if named else "Your answer")
             answers[question.key] = diagnose.resolve(question, raw)
         except diagnose.BadChoice as exc:
             raise fail(str(exc)) from None
@@ -446,6 +446,23 @@ def running_here(root: Path) -> str | None:
     """The id of the drill running in this tree, if any: what `drill verify` grades unnamed."""
     drill = _journal().active()
     return drill.scenario if drill is not None and drill.root == root else None
+
+
+def undiagnosed(scenario: str, root: Path) -> bool:
+    """Whether a drill of `scenario` runs in this tree and its team has not yet named the cause
+    right: until then `drill verify` shows only the checks that say no more than the page. A
+    drill log that cannot be read hides nothing (verify still grades, and says it went
+    unrecorded)."""
+    try:
+        drill = Journal().active()
+    except Exception:  # the drill log is a side path: it must never break the grade
+        return False
+    return (
+        drill is not None
+        and drill.scenario == scenario
+        and drill.root == root
+        and diagnose.first_correct(drill) is None
+    )
 
 
 def before_verify(scenario: str, root: Path) -> Drill | None:

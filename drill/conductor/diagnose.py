@@ -15,15 +15,23 @@ class BadChoice(ValueError):
     """The answer is not one of the question's choices."""
 
 
+def named(question: Question) -> bool:
+    """Whether the choices are names a team may type (services); otherwise a team sees and gives
+    only their numbers, as a choice's key is the instructor's and could name the cause."""
+    return all(key == text for key, text in question.choices.items())
+
+
 def resolve(question: Question, answer: str) -> str:
-    """A choice's key, from its key or its number as listed (1-based)."""
+    """A choice's key, from its number as listed (1-based), or its key."""
     keys = list(question.choices)
     text = answer.strip()
     if text in question.choices:
         return text
     if text.isdigit() and 1 <= int(text) <= len(keys):
         return keys[int(text) - 1]
-    listed = ", ".join(f"{n} {k}" for n, k in enumerate(keys, start=1))
+    listed = ", ".join(
+        f"{n} {key}" if named(question) else str(n) for n, key in enumerate(keys, start=1)
+    )
     raise BadChoice(f"{answer!r} is not a choice for {question.key!r}; choose one of: {listed}")
 
 

@@ -19,6 +19,9 @@ class Scenario:
     # The symptom as the page states it (the verify scorecard's heading).
     title: str
     services: tuple[str, ...]
+    # The checks whose names and measures say no more than the page: all a team sees of the
+    # scorecard until its diagnosis is right (the others would name the cause).
+    symptoms: frozenset[str]
     # Grades the lab serving the tree at Path; calls the Reporter as each check completes.
     grade: Callable[[Path, Reporter | None], Coroutine[Any, Any, Scorecard]]
 

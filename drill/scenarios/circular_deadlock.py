@@ -110,6 +110,13 @@ QUIET_IN_FLIGHT = 2  # the grader's scrape and one more: nobody else is using th
 QUIET_WAIT_S = 3.0
 PAUSE_COMMAND_TIMEOUT_S = 30.0
 
+# Checks of what the page already says (timeouts, errors and slowness at the peak, and whether it
+# lasts): shown in full before the team's diagnosis is right.
+NO_ERRORS = "no timeouts and no 5xx at 4x the pool, sustained"
+THROUGHPUT = "throughput at 4x the pool holds"
+P99_CHECK = f"P99 at 4x the pool < {P99_BOUND_S:g} s"
+RECOVERS = "the chain recovers by itself once load stops"
+
 BASKETS: tuple[Basket, ...] = (
     (("SKU-BAGEL", 3), ("SKU-FILTER", 7)),
     (("SKU-GRINDER", 1), ("SKU-COFFEE", 3)),
@@ -324,12 +331,12 @@ class Grader:
             ("nothing calls back upstream: the call graph is a line", self.no_cycle),
             ("fields and headers a client may not set change nothing", self.trust),
             ("hops refuse a spent budget and a request that came back", self.hop_guards),
-            ("no timeouts and no 5xx at 4x the pool, sustained", self.no_errors_under_load),
+            (NO_ERRORS, self.no_errors_under_load),
             ("every quote under load is exact", self.exact_under_load),
-            ("throughput at 4x the pool holds", self.throughput),
-            (f"P99 at 4x the pool < {P99_BOUND_S:g} s", self.p99),
+            (THROUGHPUT, self.throughput),
+            (P99_CHECK, self.p99),
             ("the worker pools still bound the work under load", self.bulkhead),
-            ("the chain recovers by itself once load stops", self.recovers),
+            (RECOVERS, self.recovers),
             (f"{TARGET} hanging: every hop answers within its budget", self.budgets),
             (f"{TARGET} stopped: callers fail fast with problem+json", self.fails_fast),
         ]
@@ -1103,5 +1110,6 @@ SCENARIO = Scenario(
     codename="quote-timeouts",
     title="Checkout quotes hang, then fail, at the evening peak",
     services=CHAIN,
+    symptoms=frozenset({NO_ERRORS, THROUGHPUT, P99_CHECK, RECOVERS}),
     grade=grade,
 )

@@ -83,6 +83,12 @@ MAX_PAGE = 100
 CONCURRENT_DUPLICATES = "concurrent duplicates bill once"
 CONCURRENT_CHARGES = "concurrent charges to one account all count"
 RACE_CHECKS = frozenset({CONCURRENT_DUPLICATES, CONCURRENT_CHARGES})
+# Checks of what the page already says (latency) or of any service's contract: shown in full
+# before the team's diagnosis is right.
+BAD_INPUT = "bad input is 422 and stores nothing"
+FOREIGN_FIELDS = "fields outside the contract are never honoured"
+AUTH = "tokens and roles are enforced"
+P99_CHECK = f"P99 < {P99_SLO_S * 1000:.0f} ms under load on long histories"
 FLOAT_NAMES = frozenset({"float", "Float", "REAL", "Double", "DOUBLE", "DOUBLE_PRECISION"})
 
 
@@ -273,11 +279,11 @@ class Grader:
             (CONCURRENT_DUPLICATES, self.concurrent_duplicates),
             (CONCURRENT_CHARGES, self.concurrent_charges),
             ("request_id reused with another body is 409", self.key_reuse),
-            ("bad input is 422 and stores nothing", self.bad_input),
-            ("fields outside the contract are never honoured", self.foreign_fields),
-            ("tokens and roles are enforced", self.auth),
+            (BAD_INPUT, self.bad_input),
+            (FOREIGN_FIELDS, self.foreign_fields),
+            (AUTH, self.auth),
             ("cost does not grow with an account's history", self.cost_flat),
-            (f"P99 < {P99_SLO_S * 1000:.0f} ms under load on long histories", self.p99),
+            (P99_CHECK, self.p99),
         ]
 
     async def no_float(self) -> Measured:
@@ -729,5 +735,6 @@ SCENARIO = Scenario(
     codename="ledger-mismatch",
     title="Billing balances do not reconcile; a customer was charged twice",
     services=("billing",),
+    symptoms=frozenset({BAD_INPUT, FOREIGN_FIELDS, AUTH, P99_CHECK}),
     grade=grade,
 )

@@ -6,10 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from drill import database
 from drill.database import POSTGRESQL, SQLITE, LabDatabase
-from drill.grading import ONLY, Measured, Scorecard, UnknownCheck, run_checks
+from drill.grading import (
+    ONLY,
+    VEILED,
+    CheckResult,
+    Measured,
+    Scorecard,
+    UnknownCheck,
+    print_check,
+    run_checks,
+)
 
 RACE = "concurrent writers never collide"
 PLAIN = "exact money"
@@ -103,3 +113,22 @@ def test_only_the_named_checks_run_and_an_unknown_name_is_refused_with_the_names
             card_on(None)
     finally:
         ONLY.reset(token)
+
+
+def test_before_a_right_diagnosis_only_the_symptom_checks_keep_their_names_and_measures() -> None:
+    cause = CheckResult("money never leaves decimal", False, "3 uses", "0", "ledger.py:12")
+    symptom = CheckResult("P99 under the SLO", False, "P99 900 ms", "< 200 ms", "4 runs")
+    card = Scorecard("drill", [cause, symptom]).veiled({symptom.name})
+
+    hidden, kept = card.checks
+    assert kept == symptom
+    assert (hidden.name, hidden.passed, hidden.measured) == ("a check", False, VEILED)
+    assert hidden.expected == hidden.detail == ""
+    assert not card.passed and card.as_json()["checks"][0]["measured"] == VEILED
+    console = Console(record=True, width=200)
+    for check in card.checks:
+        print_check(console, check)
+    printed = console.export_text()
+    assert "decimal" not in printed and "ledger.py" not in printed and "3 uses" not in printed
+    assert "P99 900 ms" in printed and "expected < 200 ms" in printed
+    assert "expected \n" not in printed + "\n"

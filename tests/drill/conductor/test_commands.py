@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from drill.conductor import content
 from drill.conductor.journal import Journal
 from tests.conftest import drill, submit_review
 
@@ -191,6 +192,9 @@ def test_diagnose_prompts_when_run_interactively(seeded: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "Which service holds the root cause?" in result.stdout
+    # The mechanisms are listed by number and text: their keys are the instructor's.
+    mechanism = content.load(seeded, "float-drift").questions[1]
+    assert not [key for key in mechanism.choices if key in result.stdout], result.stdout
     assert "Right." in result.stdout and "over the 20-minute target" in result.stdout
 
 

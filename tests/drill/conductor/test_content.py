@@ -46,6 +46,10 @@ def test_a_choice_is_taken_by_key_or_number_and_anything_else_is_refused() -> No
     assert diagnose.resolve(question, "1") == next(iter(question.choices))
     with pytest.raises(diagnose.BadChoice, match="choose one of"):
         diagnose.resolve(question, "the database")
+    mechanism = content.load(REPO, "float-drift").questions[1]
+    with pytest.raises(diagnose.BadChoice, match=r"choose one of: 1, 2, 3, 4, 5$") as refused:
+        diagnose.resolve(mechanism, "6")
+    assert not [key for key in mechanism.choices if key in str(refused.value)]
 
 
 def test_missing_content_is_an_error_that_names_the_file() -> None:

@@ -1,6 +1,7 @@
 """A whole 60-minute drill, and `drill selftest`, against the real local lab: real `drill`
 subprocesses, real Locust load, real graders. Time is set through DRILL_NOW, never slept through."""
 
+import json
 import os
 import re
 import subprocess
@@ -10,13 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from drill.conductor import content
 from drill.conductor.journal import Journal
 from drill.conductor.load import running, stop
+from drill.grading import VEILED
 from drill.scenarios import registry
 from drill.scenarios.float_drift import SCENARIO as FLOAT_DRIFT
-from tests.conftest import drill
+from drill.scenarios.float_drift import Grader
+from tests.conftest import REPO, drill
 
 pytestmark = pytest.mark.slow
+
+FLOAT_DRIFT_CONTENT = content.load(REPO, FLOAT_DRIFT.id)
+CAUSE_WORDS = FLOAT_DRIFT_CONTENT.cause_words
+MECHANISM = FLOAT_DRIFT_CONTENT.questions[1]
+# The right mechanism as a team gives it: by its number in the list.
+ANSWER = str(1 + [key in MECHANISM.answers for key in MECHANISM.choices].index(True))
+# The grader's check names, in order (building the grader touches no lab).
+FLOAT_DRIFT_CHECKS = [name for name, _ in Grader(REPO, None).checks()]  # type: ignore[arg-type]
 
 
 def commit_tree(tree: Path) -> None:
@@ -96,22 +108,21 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert "Hint 2 of" in drill(lab, "hint", env=at(10)).stdout
     wrong = drill(lab, "diagnose", "--service", "orders", "--mechanism", "1", env=at(12))
     assert "Not yet" in wrong.stdout
-    right = drill(
-        lab,
-        "diagnose",
-        "--service",
-        "billing",
-        "--mechanism",
-        "float-money-no-idempotency",
-        env=at(16),
-    )
-    assert "isolated at 16:00" in right.stdout
 
-    # `drill verify` with no drill named grades the running one.
-    failing = drill(lab, "verify", env=at(32))
+    # `drill verify` with no drill named grades the running one; before the team has named the
+    # cause, the scorecard shows only the checks that say no more than the page.
+    failing = drill(lab, "verify", env=at(14))
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "drill verify ledger-mismatch" in failing.stdout
-    assert "Recorded as attempt 1 of drill #1, at 32:00" in failing.stdout
+    assert "Recorded as attempt 1 of drill #1, at 14:00" in failing.stdout
+    assert failing.stdout.count(VEILED) == len(FLOAT_DRIFT_CHECKS) - len(FLOAT_DRIFT.symptoms)
+    assert all(name in failing.stdout for name in FLOAT_DRIFT.symptoms), failing.stdout
+    assert not [w for w in CAUSE_WORDS if w in failing.stdout.lower()], failing.stdout
+    narrowed = drill(lab, "verify", "--check", next(iter(FLOAT_DRIFT.symptoms)), env=at(15))
+    assert narrowed.returncode == 2 and "after a right `drill diagnose`" in narrowed.stderr
+
+    right = drill(lab, "diagnose", "--service", "billing", "--mechanism", ANSWER, env=at(16))
+    assert "isolated at 16:00" in right.stdout
 
     # The team's fix: here, the reference fix's files written over the faulty ones by hand, so
     # that the post-mortem sees the team's own change in git.
@@ -122,6 +133,8 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert restarted[1].returncode == 0, restarted[1].stderr
     passing = drill(lab, "verify", "--json", env=at(41))
     assert passing.returncode == 0, passing.stdout + passing.stderr
+    graded = [check["name"] for check in json.loads(passing.stdout)["checks"]]
+    assert graded == FLOAT_DRIFT_CHECKS  # a right diagnosis lifts the veil
     assert "Recorded as attempt 2 of drill #1, at 41:00" in passing.stderr
 
     assert "Phase: Post-mortem" in drill(lab, "status", env=at(46)).stdout
@@ -139,8 +152,8 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
         "Hint 1 taken",
         "Hint 2 taken",
         "not right yet",
-        "right.",
         "attempt 1: FAIL",
+        "right.",
         "attempt 2: **PASS**",
         "Drill ended",
     ]
