@@ -32,6 +32,7 @@ INSTRUCTOR = (
     # drill runs) names checklist items, not a drill's fault.
     "drill/audit/",
 )
+SPECS = "runbooks/specs/"
 # Files a trainee reads whole during a drill (the services' code is the scene itself, exempt).
 READ_WHOLE = (
     "README.md",
@@ -115,3 +116,17 @@ def test_the_checks_a_team_sees_before_its_diagnosis_name_no_cause() -> None:
     shown = {s.codename: giveaways(" ".join(s.symptoms)) for s in registry().values()}
     assert shown == {s.codename: [] for s in registry().values()}
     assert all(s.symptoms for s in registry().values())
+
+
+@pytest.mark.parametrize(
+    "path", ["runbooks/spec-template.md", *sorted(p for p in tracked() if p.startswith(SPECS))]
+)
+def test_a_spec_states_the_contract_without_pointing_at_a_drill(path: str) -> None:
+    """A spec is the contract a fix must meet, so it may speak of exact money or calls between
+    services as every spec does; it may not tie a rule to a drill, nor name the graders' proofs
+    or the code as it is today."""
+    text = (REPO / path).read_text(encoding="utf-8")
+    lowered = text.lower()
+    assert not [i for i in IDS if i in lowered]
+    assert not [s.codename for s in registry().values() if s.codename in lowered]
+    assert not [w for w in ("tests/", "poison", "grader", "today") if w in lowered]
