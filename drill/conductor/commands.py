@@ -358,7 +358,7 @@ def postmortem_command(
         (drill.root if drill.root.is_dir() else Path.cwd())
         / "reports"
         / "postmortems"
-        / f"drill-{drill.id}-{drill.scenario}.md"
+        / f"drill-{drill.id}-{codename(drill.scenario)}.md"
     )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from drill.conductor import clock, impact
 from drill.conductor.content import Content
 from drill.conductor.journal import ALERT, DIAGNOSIS, ENDED, HINT, STARTED, VERIFY, Event
 from drill.conductor.report import HINT_BUDGET, DrillSummary
+from drill.scenarios import codename
 
 
 def _at(summary: DrillSummary, when: datetime) -> str:
@@ -94,7 +95,7 @@ def _metric(ok: bool, what: str, detail: str) -> str:
 def render(summary: DrillSummary, fix_note: str) -> str:
     """The post-mortem of one drill as Markdown. `fix_note` says what changed in the code."""
     drill, content = summary.drill, summary.content
-    title = f"# Post-mortem: drill #{drill.id}, {drill.scenario}, team {drill.team}"
+    title = f"# Post-mortem: drill #{drill.id}, {codename(drill.scenario)}, team {drill.team}"
     lines = [
         title,
         "",

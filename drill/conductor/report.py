@@ -16,6 +16,7 @@ from drill.conductor.content import Content, ContentError, load
 from drill.conductor.journal import DIAGNOSIS, IMPACT, VERIFY, Drill, Journal
 from drill.conductor.phases import DRILL_MINUTES
 from drill.review import TeamScore
+from drill.scenarios import codename
 
 # A team that needs more than this many hints has not isolated the fault on its own.
 HINT_BUDGET = 2
@@ -103,7 +104,7 @@ def _date(value: datetime) -> str:
 COLUMNS: list[ReportColumn] = [
     ReportColumn("drill", lambda s: f"#{s.drill.id}", "right"),
     ReportColumn("team", lambda s: s.drill.team),
-    ReportColumn("scenario", lambda s: s.drill.scenario),
+    ReportColumn("codename", lambda s: codename(s.drill.scenario)),
     ReportColumn("started (UTC)", lambda s: _date(s.drill.started_at)),
     ReportColumn(
         "isolated",

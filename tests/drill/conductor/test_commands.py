@@ -221,10 +221,10 @@ def test_end_closes_the_drill_and_a_report_and_postmortem_follow(seeded: Path) -
 
     assert ended.returncode == 0 and "ended after 52:00" in ended.stdout
     assert "the load was not running" in ended.stdout
-    assert "#1" in reported.stdout and "float-drift" in reported.stdout
+    assert "#1" in reported.stdout and "ledger-mismatch" in reported.stdout
     assert "ended after 52:00" in reported.stdout
     assert written.returncode == 0, written.stderr
-    text = (seeded / "reports" / "postmortems" / "drill-1-float-drift.md").read_text()
+    text = (seeded / "reports" / "postmortems" / "drill-1-ledger-mismatch.md").read_text()
     assert "Not fixed during the drill" in text
     assert "| Fix verified within the 60 minutes | not verified (0 attempt(s)) | missed |" in text
     assert drill(seeded, "status", env=at(55)).returncode == 2

@@ -145,7 +145,7 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
 
     written = drill(lab, "postmortem", env=at(50))
     assert written.returncode == 0, written.stderr
-    text = (lab / "reports" / "postmortems" / "drill-1-float-drift.md").read_text()
+    text = (lab / "reports" / "postmortems" / "drill-1-ledger-mismatch.md").read_text()
     timeline = text.split("## Timeline")[1].split("## Root cause")[0]
     order = [
         "Drill started",
@@ -168,7 +168,8 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert "| Hints used (at most 2) | 2 of 4 | met |" in text
 
     reported = drill(lab, "report", "--team", "red")
-    assert "float-drift" in reported.stdout and "16:00 (met)" in reported.stdout
+    assert "ledger-mismatch" in reported.stdout and "16:00 (met)" in reported.stdout
+    assert_no_drill_id(reported.stdout)
 
     # Rotation: the team has done float-drift, so --random picks another drill.
     rotated = drill(lab, "start", "--random", "--team", "red", "--users", "1")
