@@ -4,7 +4,7 @@
     make loadtest SCENARIO=slow-orders USERS=20 DURATION=2m
 
 The load asks only for `load_buyers()`: the other users (one ordinary buyer in five) are kept
-apart, so their prices stay uncached whatever this load does.
+for `drill verify`'s own requests.
 """
 
 import random

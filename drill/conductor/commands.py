@@ -170,6 +170,15 @@ def start(
         border_style="red",
     )
     out.print(page, soft_wrap=False)
+    # The page names no alert: at the page the drill's alerts have not fired yet (they need the
+    # load's first minutes), so only what really fires now is listed.
+    reading = alerts.read_alerts()
+    firing = ", ".join(sorted({a.name for a in reading.alerts})) or "nothing yet"
+    out.print(
+        f"Firing now: {firing if reading.source else reading.note}; `drill status` lists the "
+        "alerts as they fire.",
+        highlight=False,
+    )
     out.print(
         f"Drill #{drill.id} started ({codename(scenario)}); load: {process.users} Locust users "
         f"(pid {process.pid}, log {process.log}).\n"

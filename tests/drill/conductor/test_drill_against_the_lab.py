@@ -81,7 +81,9 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
     assert "Drill #1 started (ledger-mismatch)" in started.stdout
     assert_no_drill_id(started.stdout)
-    assert "PAGE" in started.stdout and "BillingLedgerDrift" in started.stdout
+    assert "PAGE" in started.stdout and "billing (ledger integrity)" in started.stdout
+    # At the page nothing of this drill fires yet: the page names no alert, and says so.
+    assert "Firing now: nothing yet" in started.stdout, started.stdout
     page = started.stdout.split("PAGE")[1].split("Drill #")[0]
     assert not re.search(r"float|idempot|decimal", page, re.I), page
     assert ledger.read_text() == faulty
