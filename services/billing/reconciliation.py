@@ -1,9 +1,12 @@
 """The reconciliation job: the integrity check real billing systems run against their ledger.
 
 Every few seconds it compares each account's balance, as the service reports it, with the exact
-decimal sum of the amounts its clients submitted (read back from the audit payloads, each
-request_id counted once, as the client meant it), and counts ledger entries that repeat a
-request_id. The results are metrics: `BillingLedgerDrift` and `BillingDoubleCharge` fire on them.
+sum of the amounts its clients submitted (read back from the audit payloads, each request_id
+counted once, as the client meant it), and counts ledger entries that repeat a request_id. Like a
+books close, it starts from an opening position: what the ledger held when the service started
+(its first run, before any request) is the baseline, and the job reports what changed since, so
+history carried over from before the start does not page anyone. The results are metrics:
+`BillingLedgerDrift` and `BillingDoubleCharge` fire on them.
 """
 
 import json
@@ -50,7 +53,17 @@ def _submitted_amount(payload: str) -> Decimal | None:
     return amount if amount.is_finite() else None
 
 
-def reconcile(session: Session) -> Findings:
+@dataclass(frozen=True)
+class Position:
+    """One read of the whole ledger: each account's drift, and the repeated request_ids."""
+
+    accounts: int
+    drift: dict[str, Decimal]  # account -> reported balance - exact sum (NaN if unreadable)
+    duplicate_charges: int
+    unreadable_entries: int
+
+
+def read_position(session: Session) -> Position:
     """Compare the reported balances with the exact sums of the submitted amounts."""
     expected: dict[str, Decimal] = {}
     seen_requests: Counter[str] = Counter()
@@ -65,21 +78,34 @@ def reconcile(session: Session) -> Findings:
             continue
         expected[user_id] = expected.get(user_id, Decimal(0)) + amount
     reported = ledger.reported_balances(session)
-    drifted = 0
-    drift = Decimal(0)
+    drift: dict[str, Decimal] = {}
     for user_id in expected.keys() | reported.keys():
-        want = expected.get(user_id, Decimal(0))
         try:
             have = Decimal(reported.get(user_id, "0"))
         except InvalidOperation:
             have = Decimal("NaN")
-        if not have.is_finite():
-            drifted += 1
-        elif have != want:
-            drifted += 1
-            drift += abs(have - want)
+        off = have - expected.get(user_id, Decimal(0)) if have.is_finite() else Decimal("NaN")
+        if off:
+            drift[user_id] = off
     duplicates = sum(count - 1 for count in seen_requests.values())
-    return Findings(len(expected), drifted, drift, duplicates, unreadable)
+    return Position(len(expected), drift, duplicates, unreadable)
+
+
+def findings_since(opening: Position, now: Position) -> Findings:
+    """What changed since the opening position: accounts whose drift is not the one they opened
+    with, and request_ids repeated since."""
+    changed = [
+        off
+        for user_id, off in now.drift.items()
+        if not (off.is_finite() and opening.drift.get(user_id) == off)
+    ]
+    return Findings(
+        now.accounts,
+        len(changed),
+        sum((abs(off) for off in changed if off.is_finite()), Decimal(0)),
+        max(now.duplicate_charges - opening.duplicate_charges, 0),
+        now.unreadable_entries,
+    )
 
 
 class ReconciliationMetrics:
@@ -88,17 +114,18 @@ class ReconciliationMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.drifted_accounts = Gauge(
             "billing_ledger_drift_accounts",
-            "Accounts whose reported balance differs from the exact sum of submitted amounts.",
+            "Accounts whose reported balance drifted from the exact sum of submitted amounts "
+            "since the service started.",
             registry=registry,
         )
         self.drift_amount = Gauge(
             "billing_ledger_drift_amount",
-            "Sum over accounts of |reported balance - exact sum of submitted amounts|.",
+            "Sum over those accounts of |reported balance - exact sum of submitted amounts|.",
             registry=registry,
         )
         self.duplicate_charges = Gauge(
             "billing_duplicate_charges",
-            "Ledger entries beyond the first for the same request_id (double billing).",
+            "Ledger entries beyond the first for the same request_id, since the service started.",
             registry=registry,
         )
         self.unreadable = Gauge(
@@ -156,9 +183,16 @@ class Reconciler:
         self.interval_ms = interval_ms
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self.opening = Position(0, {}, 0, 0)
 
     def start(self) -> None:
-        """Start the first run now and the next ones every interval."""
+        """Take the opening position (before the service takes a request), then run now and
+        every interval."""
+        try:
+            with self.sessions() as session:
+                self.opening = read_position(session)
+        except Exception:  # a database not up yet: the job starts anyway, from an empty opening
+            logger.exception("opening position not read", extra=fields("reconciliation_failed"))
         self._thread.start()
 
     def stop(self) -> None:
@@ -170,7 +204,7 @@ class Reconciler:
         """One reconciliation run, published as metrics."""
         start = time.perf_counter_ns()
         with self.sessions() as session:
-            findings = reconcile(session)
+            findings = findings_since(self.opening, read_position(session))
         duration = Decimal(time.perf_counter_ns() - start).scaleb(-9)
         self.metrics.record(findings, duration)
         mismatch = bool(findings.drifted_accounts or findings.duplicate_charges)

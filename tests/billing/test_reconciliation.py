@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.billing import seed
 from services.billing.app import create_app
-from services.billing.reconciliation import _submitted_amount
+from services.billing.reconciliation import _submitted_amount, read_position
 from tests.billing.conftest import READER, WRITER, settings_for
 
 
@@ -84,6 +84,33 @@ def test_the_seeded_history_is_deterministic_and_loaded_on_start(tmp_path: Path)
         balance = client.get(f"/v1/users/{heavy}/balance", headers=READER).json()
 
     assert balance["transaction_count"] == seed.HEAVY_USER_TRANSACTIONS
+
+
+def test_history_from_before_the_start_is_the_opening_position_and_only_change_pages(
+    tmp_path: Path,
+) -> None:
+    """The seeded history drifts on this ledger, but it was there before the service started:
+    an idle service reports nothing, and new drift on an old account and a new one is reported."""
+    with TestClient(create_app(settings_for(tmp_path, seed_history=True))) as client:
+        reconciler = client.app.state.reconciler  # type: ignore[attr-defined]
+        assert len(reconciler.opening.drift) > 0  # not vacuous: the history does drift
+
+        idle = reconciler.run_once()
+        assert (idle.drifted_accounts, idle.duplicate_charges) == (0, 0)
+        assert idle.accounts == reconciler.opening.accounts
+
+        old_account, new_account = seed.heavy_user_ids()[0], str(uuid.uuid4())
+        for user in (old_account, new_account):
+            for _ in range(3):
+                post(client, user, "0.10")
+        post(client, old_account, "5.00", request_id="retry-me")
+        post(client, old_account, "5.00", request_id="retry-me")
+        busy = reconciler.run_once()
+        with reconciler.sessions() as session:
+            now = read_position(session)
+
+    assert busy.drifted_accounts == 2 and busy.duplicate_charges == 1
+    assert now.drift[old_account] != reconciler.opening.drift.get(old_account)
 
 
 def test_the_next_run_is_published_one_interval_after_the_last(client: TestClient) -> None:
