@@ -1,6 +1,7 @@
 """The Docker lab: the tree's docker-compose.yml run by `docker compose` (the Compose class),
 the tree's code bind-mounted into the containers. Stopping, starting and restarting a service
-become `docker compose stop|start|restart SERVICE`; taking the lab down, `docker compose down`.
+become `docker compose stop|start SERVICE` and `up --force-recreate SERVICE`; taking the lab
+down, `docker compose down`.
 No process is ever signalled: a container's RunningService has pid 0.
 """
 
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +40,14 @@ DOCKER_COMMAND_TIMEOUT_S = 600.0
 COMPOSE_FILE = "docker-compose.yml"
 
 
-def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command (an argument list, never a shell string); a missing binary or a hang is a
     failed run, not an exception."""
     try:
         return subprocess.run(  # noqa: S603 - fixed argv, no shell
-            argv, capture_output=True, text=True, timeout=timeout, check=False
+            argv, capture_output=True, text=True, timeout=timeout, check=False, env=env
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return subprocess.CompletedProcess(argv, 127, "", str(exc))
@@ -121,8 +125,13 @@ class Compose:
             raise LabError(f"{state_file(root)} names no compose project; delete it")
         return cls(root, argv)
 
-    def _compose(self, *args: str, timeout: float = DOCKER_COMMAND_TIMEOUT_S) -> str:
-        result = _run([*self.argv, *args], timeout)
+    def _compose(
+        self, *args: str, timeout: float = DOCKER_COMMAND_TIMEOUT_S, reset: bool = False
+    ) -> str:
+        """Run `docker compose ARGS`; with `reset`, the containers it creates start from the seed
+        data (a fresh DRILL_RESET_TOKEN, docker-compose.yml)."""
+        env = {**os.environ, "DRILL_RESET_TOKEN": uuid.uuid4().hex} if reset else None
+        result = _run([*self.argv, *args], timeout, env)
         if result.returncode != 0:
             raise LabError(
                 f"`docker compose {' '.join(args)}` failed (exit {result.returncode}):\n"
@@ -149,7 +158,7 @@ class Compose:
         write_state(self.root, self._expected(requested), DOCKER, self.argv, database)
         try:
             try:
-                self._compose("up", "--detach", "--wait", *requested)
+                self._compose("up", "--detach", "--wait", *requested, reset=True)
                 started = self._compose("ps", "--services", "--status", "running").split()
             except LabError as exc:
                 raise LabError(
@@ -208,10 +217,10 @@ class Compose:
         self._wait_ready(names, READY_TIMEOUT_S)
 
     def restart(self, names: list[str], progress: Callable[[str], None]) -> None:
-        """`docker compose restart NAMES` (a fresh process: the database reset on start, the tree's
-        current code imported), then wait until they are ready."""
-        self._compose("restart", *names)
-        progress(f"restarted {', '.join(names)} (docker compose restart)")
+        """Recreate NAMES' containers (fresh processes importing the tree's current code, their
+        databases reseeded), then wait until they are ready."""
+        self._compose("up", "--detach", "--no-deps", "--force-recreate", *names, reset=True)
+        progress(f"restarted {', '.join(names)} (docker compose up --force-recreate)")
         self._wait_ready(names, READY_TIMEOUT_S)
 
     def _wait_ready(self, names: list[str], timeout: float) -> None:
@@ -273,5 +282,5 @@ def stop(root: Path, names: list[str] | None) -> list[str]:
 
 
 def restart(root: Path, names: list[str], progress: Callable[[str], None]) -> None:
-    """Restart those containers (`docker compose restart`)."""
+    """Restart those containers from the seed data (`docker compose up --force-recreate`)."""
     Compose.from_state(root).restart(names, progress)

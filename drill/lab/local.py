@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,13 +51,14 @@ class Launch:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _environment(root: Path, spec: ServiceSpec) -> dict[str, str]:
+def _environment(root: Path, spec: ServiceSpec, reset_token: str) -> dict[str, str]:
     env = dict(os.environ)
     # The tree's own code first, whatever copy of the lab is installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     env["SERVICE_NAME"] = spec.name
     env.setdefault("OTEL_SERVICE_NAME", spec.name)
-    env["DB_RESET_ON_START"] = "true"
+    # This start reseeds; the reloads on a saved edit that follow keep the token, and the data.
+    env["DB_RESET_TOKEN"] = reset_token
     for callee in spec.calls:
         env[SERVICES[callee].url_variable] = SERVICES[callee].url
     if spec.uses_database:
@@ -70,11 +72,15 @@ def _environment(root: Path, spec: ServiceSpec) -> dict[str, str]:
     return env
 
 
-def service_launch(root: Path, spec: ServiceSpec) -> Launch:
-    """A service of ours as uvicorn serving the tree's code."""
+def service_launch(root: Path, spec: ServiceSpec, reset_token: str) -> Launch:
+    """A service of ours as uvicorn serving the tree's code, reloaded when a file of its package
+    or of the kit is saved (as in the Docker lab): the reloader and its worker share a process
+    group, which is what the lab signals to pause or stop the service."""
+    package = root / "services" / spec.app.split(".")[1]
     argv = [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1"]
-    argv += ["--port", str(spec.port), "--no-access-log"]
-    return Launch(spec.name, argv, spec.port, "/readyz", _environment(root, spec))
+    argv += ["--port", str(spec.port), "--no-access-log", "--reload"]
+    argv += ["--reload-dir", str(package), "--reload-dir", str(root / "services" / "kit")]
+    return Launch(spec.name, argv, spec.port, "/readyz", _environment(root, spec, reset_token))
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -109,7 +115,8 @@ def start(
             raise LabError(str(exc)) from None
         write_state(root, running, database=database)
         progress(f"database: {database.kind} ({database.note})")
-    launches = [service_launch(root, SERVICES[name]) for name in (names or SERVICES)]
+    reset_token = uuid.uuid4().hex  # every start the lab makes begins from the seed data
+    launches = [service_launch(root, SERVICES[name], reset_token) for name in (names or SERVICES)]
     launches += extra
     for launch in launches:
         if launch.name in running and processes.alive(running[launch.name].process):

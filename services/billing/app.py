@@ -29,7 +29,12 @@ def create_app(settings: BillingSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with untraced():  # start-up work, no request's: nothing for the trace store
-            prepare_schema(engine, Base.metadata, reset=settings.db_reset_on_start)
+            prepare_schema(
+                engine,
+                Base.metadata,
+                service=settings.service_name,
+                reset_token=settings.db_reset_token,
+            )
             if settings.seed_history:
                 with sessions() as session:
                     first_heavy = seed.heavy_user_ids()[0]

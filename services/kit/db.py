@@ -1,16 +1,31 @@
 """SQLAlchemy 2 engines and sessions: SQLite by default, PostgreSQL when DATABASE_URL names it."""
 
+import hashlib
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.schema import CreateIndex, CreateTable
 
+from services.kit.logging import fields
 from services.kit.telemetry import instrument_engine
 
 # Seconds a connection attempt or a wait for SQLite's write lock may take before giving up.
@@ -21,6 +36,8 @@ WORKER_THREADS = 40
 # which the driver binds as INTEGER: a wider value is an "out of range" error, a 500). Ids and
 # cursors a client sends are bounded by it before any query.
 INTEGER_MAX = 2**31 - 1
+
+logger = logging.getLogger("kit.db")
 
 
 class Base(DeclarativeBase):
@@ -101,16 +118,59 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
             write_lock.release()
 
 
-def prepare_schema(engine: Engine, metadata: MetaData, *, reset: bool) -> None:
-    """Create the service's tables that do not exist yet; with `reset`, drop them first.
+def schema_fingerprint(engine: Engine, metadata: MetaData) -> str:
+    """A digest of the DDL the models ask for on this database: tables, columns, constraints and
+    indexes. Any change to the models changes it."""
+    ddl = [str(CreateTable(table).compile(engine)) for table in metadata.sorted_tables]
+    for table in metadata.sorted_tables:
+        indexes = sorted(table.indexes, key=lambda index: index.name or "")
+        ddl += [str(CreateIndex(index).compile(engine)) for index in indexes]
+    return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
 
-    The lab resets on start (DB_RESET_ON_START), so that switching between the poisoned code and
-    the reference fix (whose tables differ) always starts from clean, freshly seeded tables. Only
-    the service's own tables go: services may share one database (one DATABASE_URL for the lab).
+
+def _resets_table(service: str) -> Table:
+    """One row: the reset the lab last asked this service for, and the schema it made then. A
+    table per service (their own MetaData, never dropped with their tables' reset), since
+    services of the local lab may share one database."""
+    return Table(
+        f"lab_reset_{service}",
+        MetaData(),
+        Column("token", String(64), primary_key=True),
+        Column("schema", String(64), nullable=False),
+    )
+
+
+def prepare_schema(engine: Engine, metadata: MetaData, *, service: str, reset_token: str) -> bool:
+    """Create the service's tables that do not exist yet; in the lab, drop them first (so that
+    the seed loads again) when needed. True when the tables were reset.
+
+    The lab gives each start it asks for a fresh RESET token (`DB_RESET_TOKEN`: `drill up`, a
+    drill's start, reset or solve). A service resets when the token is not the one it last reset
+    for, or when the models' tables are not those in the database (a change to the models: the
+    old tables would not fit). A reload on a saved edit keeps the token, and so the data a team is
+    studying. No token (outside the lab): never reset. Only the service's own tables go.
     """
-    if reset:
+    if not reset_token:
+        metadata.create_all(bind=engine)
+        return False
+    resets = _resets_table(service)
+    resets.create(bind=engine, checkfirst=True)
+    fingerprint = schema_fingerprint(engine, metadata)
+    with engine.connect() as conn:
+        last = conn.execute(select(resets.c.token, resets.c.schema)).first()
+    asked = last is None or last.token != reset_token
+    changed = last is not None and last.schema != fingerprint
+    if asked or changed:
         metadata.drop_all(bind=engine)
     metadata.create_all(bind=engine)
+    if not (asked or changed):
+        return False
+    with engine.begin() as conn:
+        conn.execute(delete(resets))
+        conn.execute(insert(resets).values(token=reset_token, schema=fingerprint))
+    why = "the models changed" if changed and not asked else "a reset was asked for"
+    logger.info("tables reset", extra=fields(why=why))
+    return True
 
 
 def check_database(engine: Engine) -> None:

@@ -17,5 +17,6 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     database_url: str = "sqlite:///./service.db"
-    # The lab starts every run from its seed data; a real deployment would never want this.
-    db_reset_on_start: bool = False
+    # The lab's request to start from the seed data again (services/kit/db.py, prepare_schema):
+    # a fresh token per start it asks for; empty, as a real deployment runs, never.
+    db_reset_token: str = ""

@@ -14,15 +14,23 @@ from drill.lab import state as lab_state
 COMPOSE = ["docker", "compose", "--project-name", "drilltest"]
 
 
+# The DRILL_RESET_TOKEN each recorded command ran with (None: none given).
+TOKENS: list[str | None] = []
+
+
 @pytest.fixture
 def calls(tree: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Every command the lab runs, recorded and answered with success; every service ready."""
     recorded: list[list[str]] = []
 
-    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def run(
+        argv: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         recorded.append(argv)
+        TOKENS.append((env or {}).get("DRILL_RESET_TOKEN"))
         return subprocess.CompletedProcess(argv, 0, "", "")
 
+    TOKENS.clear()
     monkeypatch.setattr(lab_docker, "_run", run)
     monkeypatch.setattr(lab_docker, "answers", lambda url, path: True)
     running = {
@@ -47,13 +55,16 @@ def test_a_grader_stopping_and_starting_a_service_becomes_compose_stop_and_start
     assert list(started) == ["service-c"]
 
 
-def test_solve_restarting_a_service_becomes_compose_restart(
+def test_solve_restarting_a_service_recreates_it_from_the_seed_data(
     tree: Path, calls: list[list[str]]
 ) -> None:
     lab.restart(tree, ["billing", "orders"], progress=lambda _line: None)
+    lab.restart(tree, ["billing"], progress=lambda _line: None)
 
     # orders is not in this lab: only what runs is restarted.
-    assert calls == [[*COMPOSE, "restart", "billing"]]
+    assert calls == 2 * [[*COMPOSE, "up", "--detach", "--no-deps", "--force-recreate", "billing"]]
+    # Each with a token of its own: the recreated container resets its tables once.
+    assert None not in TOKENS and len(set(TOKENS)) == 2
 
 
 def test_down_takes_the_whole_compose_project_down_and_forgets_it(
@@ -106,7 +117,9 @@ def test_an_interrupted_up_is_recorded_first_so_drill_down_takes_it_down(
     recorded: list[list[str]] = []
     mode_during_up: list[str | None] = []
 
-    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def run(
+        argv: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         recorded.append(argv)
         if "up" in argv:
             mode_during_up.append(lab.read_mode(tree))
@@ -123,7 +136,9 @@ def test_an_interrupted_up_is_recorded_first_so_drill_down_takes_it_down(
     assert lab.read_mode(tree) == lab.DOCKER
 
     # `drill down` later: the recorded compose project is taken down and forgotten.
-    def run_ok(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def run_ok(
+        argv: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         recorded.append(argv)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
@@ -140,7 +155,9 @@ def test_a_service_never_ready_takes_the_lab_down_and_raises_its_own_error(
 ) -> None:
     recorded: list[list[str]] = []
 
-    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def run(
+        argv: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         recorded.append(argv)
         if "ps" in argv:
             return subprocess.CompletedProcess(argv, 0, "billing\npostgres\n", "")

@@ -160,7 +160,7 @@ def billing_process(tree: Path, database_url: str, log: Path) -> Iterator[str]:
         "PYTHONPATH": str(tree),
         "SERVICE_NAME": "billing",
         "DATABASE_URL": database_url,
-        "DB_RESET_ON_START": "true",
+        "DB_RESET_TOKEN": "a-fresh-start",
         "SEED_HISTORY": "false",
         "RECONCILE_INTERVAL_MS": "1000",
     }

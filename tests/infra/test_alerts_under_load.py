@@ -1,7 +1,8 @@
 """Each drill's alerts fire in a real Prometheus, evaluating the real rule files against the
 local lab under that drill's real Locust load, and no alert the drill did not cause; with every
-reference fix, under all three loads at once, none of them fires. The delay from load start to each alert firing is printed
-(docs/benchmarks.md). Four labs in all: one poisoned per drill, one fixed."""
+reference fix, under all three loads at once, none of them fires. The delay from load start to
+each alert firing is printed (docs/benchmarks.md). Four labs in all: one poisoned per drill, one
+fixed."""
 
 import shutil
 import subprocess

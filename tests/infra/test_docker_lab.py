@@ -149,7 +149,8 @@ def test_each_service_runs_its_app_on_its_port_from_our_one_image(name: str) -> 
     assert environment["PORT"] == str(spec.base_port)
     assert f"127.0.0.1:{spec.base_port}:{spec.base_port}" in service["ports"]
     assert environment["SERVICE_NAME"] == environment["OTEL_SERVICE_NAME"] == name
-    assert environment["DB_RESET_ON_START"] == "true"
+    # A fresh token per start `drill up` and `drill reset` make (reloads keep it, and the data).
+    assert environment["DB_RESET_TOKEN"] == "${DRILL_RESET_TOKEN}"
     assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
     # The trainee's code is mounted over the image's copy (uvicorn --reload serves edits).
     assert "./services:/app/services:ro" in service["volumes"]
@@ -165,7 +166,7 @@ def test_each_service_finds_its_callees_and_database_by_compose_hostname(name: s
     if spec.uses_database:
         url = environment["DATABASE_URL"]
         assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
-        # A database of its own: DB_RESET_ON_START drops every table of the one it is given.
+        # A database of its own: a reset drops every table of the one it is given.
         path, _, query = url.partition("?")
         assert path.endswith(f"/{name}")
         # Commits that do not wait for the disk, as in the local lab (docs/grading/README.md).
