@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.billing import ledger
 from services.kit.logging import fields
 from services.kit.metrics import set_exact
-from services.kit.telemetry import job_run
+from services.kit.telemetry import job_run, untraced
 
 logger = logging.getLogger("billing.reconciliation")
 # The name of each run's trace (its root span).
@@ -189,7 +189,8 @@ class Reconciler:
         """Take the opening position (before the service takes a request), then run now and
         every interval."""
         try:
-            with self.sessions() as session:
+            # Start-up work, no request's or run's: nothing for the trace store.
+            with untraced(), self.sessions() as session:
                 self.opening = read_position(session)
         except Exception:  # a database not up yet: the job starts anyway, from an empty opening
             logger.exception("opening position not read", extra=fields("reconciliation_failed"))

@@ -243,8 +243,8 @@ def test_verify_fails_on_the_poisoned_containers_and_passes_after_solve(
     solved = drill(docker_lab, "solve", scenario, env=docker_env)
     try:
         assert solved.returncode == 0, solved.stdout + solved.stderr
-        # The fix reaches the containers through the bind mount and a `docker compose restart`.
-        assert "docker compose restart" in solved.stdout, solved.stdout
+        # The fix reaches the containers through the bind mount and recreated containers.
+        assert "docker compose up --force-recreate" in solved.stdout, solved.stdout
         fixed, checks = verify_json(docker_lab, scenario, env=docker_env)
     finally:
         reset = drill(docker_lab, "reset", scenario, env=docker_env)
