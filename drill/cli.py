@@ -198,6 +198,14 @@ def verify(
         process = drill_run.load_process
         NEIGHBOURS.set((partial(load.pause, process), partial(load.resume, process)))
     try:
+        # A drill run earlier may have left these services on a fixed copy: grade the tree's code.
+        tree: dict[str, Path | None] = {name: None for name in chosen.services}
+        lab.serve(
+            root, tree, progress=lambda line: (err if as_json else out).print(f"[dim]{line}[/]")
+        )
+    except lab.LabError as exc:
+        raise fail(str(exc), EXIT_FAIL) from None
+    try:
         card = asyncio.run(chosen.grade(root, report))
     except (LabUnreachable, UnknownCheck) as exc:
         raise fail(str(exc)) from None

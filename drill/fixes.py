@@ -6,8 +6,10 @@ replace (its README.md excepted). Solving backs up every file it overwrites into
 a reset overwrites a file the trainee changed, the file is saved under .drill/saved/.
 """
 
+import hashlib
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,3 +136,39 @@ def _absent_from_head(root: Path, rel: str) -> bool:
     """Whether git answers for the tree and HEAD holds no file at `rel`."""
     listed = git(root, "ls-tree", "--name-only", "HEAD", "--", rel)
     return listed.returncode == 0 and not listed.stdout.strip()
+
+
+def fixed_copy(root: Path, scenarios: Iterable[str], keep: Iterable[str] = ()) -> Path:
+    """A folder whose services/ is the tree's with these scenarios' reference fixes applied, in
+    .drill/fixed/<digest>/: what the lab serves the other drills' services from while a drill
+    runs, so that only that drill's fault is live. The same content gives the same folder, made
+    once (a service already serving it need not restart); every other such folder is removed,
+    save those in `keep` (folders running services still serve)."""
+    files = {
+        path.relative_to(root).as_posix(): path
+        for path in sorted((root / "services").rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for scenario in scenarios:
+        for rel in fix_files(root, scenario):
+            if not rel.startswith("services/"):
+                raise FixError(f"the reference fix of {scenario} reaches outside services/: {rel}")
+            files[rel] = root / "solutions" / scenario / rel
+    digest = hashlib.sha256()
+    for rel, path in sorted(files.items()):
+        content = path.read_bytes()
+        digest.update(f"{rel}\0{len(content)}\0".encode() + content)
+    parent = state_dir(root) / "fixed"
+    folder = parent / digest.hexdigest()[:16]
+    if not folder.is_dir():
+        building = parent / f"{folder.name}.tmp"
+        shutil.rmtree(building, ignore_errors=True)
+        for rel, path in files.items():
+            (building / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, building / rel)
+        building.rename(folder)  # complete or absent: a crash leaves only a .tmp to redo
+    kept = {folder, *(Path(k) for k in keep)}
+    for other in parent.iterdir():
+        if other not in kept:
+            shutil.rmtree(other, ignore_errors=True)
+    return folder

@@ -14,7 +14,7 @@ import uuid
 from locust import HttpUser, between, task
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from drill.services import SERVICES
+from loadgen.hosts import lab_url
 from services.billing import seed
 
 AMOUNTS = ["0.10", "0.01", "19.99", "0.07", "0.29", "33.33", "4.99", "120.00", "0.99"]
@@ -26,7 +26,7 @@ ATTEMPTS = 3
 class BillingClient(HttpUser):
     """A checkout backend charging its customers through the billing API."""
 
-    host = SERVICES["billing"].url
+    host = lab_url(8001)
     wait_time = between(0.05, 0.3)
 
     def on_start(self) -> None:

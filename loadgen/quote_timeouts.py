@@ -13,7 +13,7 @@ import uuid
 
 from locust import HttpUser, between, task
 
-from drill.services import SERVICES
+from loadgen.hosts import lab_url
 
 BASKETS = [
     [{"sku": "SKU-COFFEE", "qty": 2}, {"sku": "SKU-BAGEL", "qty": 1}],
@@ -29,7 +29,7 @@ CLIENT_TIMEOUT_S = float(os.environ.get("CHAIN_CLIENT_TIMEOUT_S", "10"))
 class CheckoutFrontend(HttpUser):
     """A shop's checkout page asking for a quote whenever a cart changes."""
 
-    host = SERVICES["service-a"].url
+    host = lab_url(5001)
     wait_time = between(0.05, 0.3)
 
     def on_start(self) -> None:

@@ -3,18 +3,29 @@
 
     make loadtest SCENARIO=slow-orders USERS=20 DURATION=2m
 
-The load asks only for `load_buyers()`: the other users (one ordinary buyer in five) are kept
-for `drill verify`'s own requests.
+The load asks for the resellers and for four ordinary buyers in five: the others (ids that are
+multiples of RESERVE_EVERY) are kept for `drill verify`'s own requests.
 """
 
 import random
 
 from locust import HttpUser, between, task
 
-from drill.scenarios.n_plus_one_data import load_buyers
-from drill.services import SERVICES
+from loadgen.hosts import lab_url
+from services.orders.seed import seed_data
 
-BUYERS = load_buyers()
+RESERVE_EVERY = 5
+
+
+def buyers() -> list[int]:
+    """The users this load asks for: every reseller, and the ordinary buyers not kept aside."""
+    shop = seed_data()
+    special = {*shop.resellers, *shop.wholesale}
+    ordinary = [u for u in shop.with_orders if u not in special and u % RESERVE_EVERY]
+    return sorted([*shop.resellers, *ordinary])
+
+
+BUYERS = buyers()
 # Per-request timeout: a stalled service shows as failures rather than as hung simulated users.
 TIMEOUT_S = 10.0
 
@@ -22,7 +33,7 @@ TIMEOUT_S = 10.0
 class DashboardUser(HttpUser):
     """A back-office dashboard and a customer's order history, against the orders service."""
 
-    host = SERVICES["orders"].url
+    host = lab_url(8002)
     wait_time = between(0.5, 1.5)
 
     @task(2)

@@ -154,10 +154,11 @@ def restore_code(tree: Path) -> None:
                 tree / "services" / package,
                 ignore=shutil.ignore_patterns("__pycache__"),
             )
-    # Every service of ours must be up again, even one that a broken edit kept from starting.
+    # Every service of ours must be up again, even one that a broken edit kept from starting,
+    # and serving the tree (a drill's start puts the other drills' services on a fixed copy).
     running = lab_processes.read_state(tree)
     names = {n for package in changed for n in SERVED_BY.get(package, tuple(SERVICES))}
-    names |= {n for n in SERVICES if n not in running}
+    names |= {n for n in SERVICES if n not in running or running[n].code}
     if names:
         restart_services(tree, *(n for n in SERVICES if n in names))
 

@@ -156,6 +156,7 @@ def start(
     _require_lab(scenarios[scenario])
     try:
         conduct.restore_poisoned(root, scenario, lambda line: out.print(f"[dim]{line}[/]"))
+        conduct.isolate(root, scenario, lambda line: out.print(f"[dim]{line}[/]"))
         drill, process = conduct.start(
             journal, root=root, scenario=scenario, team=team, users=users or content.load_users
         )

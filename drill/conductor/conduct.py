@@ -113,22 +113,37 @@ def end(journal: Journal, drill: Drill, reason: str = "") -> Ending:
 
 def restore_poisoned(root: Path, scenario: str, note: Callable[[str], None]) -> None:
     """Put the scenario's faulty code back (saving a trainee's edits) and restart its services
-    if the lab runs them, so that the lab serves what the drill starts from.
+    if the lab runs them, so that the lab serves what the drill starts from (the tree's code,
+    even where an earlier drill left them on a fixed copy).
 
     A tree that was never solved and is not a git checkout has nothing to restore from; its code
     is taken as it is, and the note says so.
     """
+    services = registry()[scenario].services
     try:
         outcome = fixes.reset(root, scenario)
     except fixes.FixError as exc:
         if fixes.is_solved(root, scenario):
             raise
         note(f"could not check that the code is the faulty version ({exc}); using it as it is")
-        return
-    if outcome.saved_to is not None:
-        note(f"edits from an earlier attempt were saved to {outcome.saved_to}")
-    if outcome.changed:
-        services = registry()[scenario].services
-        if any(name in lab.read_state(root) for name in services):
+    else:
+        if outcome.saved_to is not None:
+            note(f"edits from an earlier attempt were saved to {outcome.saved_to}")
+        if outcome.changed and any(name in lab.read_state(root) for name in services):
             note(f"restarting {', '.join(services)} to serve the faulty code")
             lab.restart(root, services, progress=note)
+    lab.serve(root, {name: None for name in services}, progress=note)
+
+
+def isolate(root: Path, scenario: str, note: Callable[[str], None]) -> None:
+    """Serve every other drill's services from a copy holding its reference fix (this drill's
+    serve the tree, restore_poisoned saw to it): during a drill only its own fault is live, so
+    every alert that fires and every odd signal a team chases is one the drill caused."""
+    scenarios = registry()
+    others = [s for s in scenarios.values() if s.id != scenario]
+    served = [s.code for s in lab.read_state(root).values() if s.code]
+    code = fixes.fixed_copy(root, [s.id for s in others], keep=served)
+    plan: dict[str, Path | None] = {name: code for s in others for name in s.services}
+    restarted = lab.serve(root, plan, progress=note)
+    if restarted:
+        note(f"{', '.join(restarted)} restarted on known-good code: only the paged fault is live")

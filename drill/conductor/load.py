@@ -64,7 +64,7 @@ def start(root: Path, scenario: str, users: int, run_dir: Path) -> LoadProcess:
     argv += ["--users", str(users), "--spawn-rate", str(users), "--run-time", RUN_TIME]
     argv += ["--only-summary", "--exit-code-on-error", "0", "--csv", str(prefix)]
     env = dict(os.environ)
-    # The tree's code first (the loadgen imports drill.services and the services' seeds).
+    # The tree's code first (the load imports the services' seeds).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     child, process = processes.spawn(argv, cwd=root, env=env, log=log)
     time.sleep(0.5)

@@ -55,6 +55,7 @@ __all__ = [
     "read_mode",
     "read_state",
     "restart",
+    "serve",
     "service_launch",
     "start",
     "start_docker",
@@ -84,12 +85,33 @@ def stop(root: Path, services: dict[str, RunningService] | None = None) -> list[
     return local.stop(root, services)
 
 
-def restart(root: Path, names: Iterable[str], progress: Callable[[str], None] = print) -> None:
-    """Restart the named services if the lab runs them, so they serve the tree's current code."""
+def restart(
+    root: Path,
+    names: Iterable[str],
+    progress: Callable[[str], None] = print,
+    code: Path | None = None,
+) -> None:
+    """Restart the named services if the lab runs them, so they serve the tree's current code
+    (or, given `code`, the services/ of that folder), from the seed data."""
     running = read_state(root)
     targets = {name: running[name] for name in names if name in running}
     if targets and read_mode(root) == DOCKER:
-        docker.restart(root, list(targets), progress)
+        docker.restart(root, list(targets), progress, code)
     elif targets:
         local.stop(root, targets)
-        local.start(root, targets, progress=progress)
+        local.start(root, targets, progress=progress, code=code)
+
+
+def serve(
+    root: Path, plan: dict[str, Path | None], progress: Callable[[str], None] = print
+) -> list[str]:
+    """Make each service of the plan that the lab runs serve the services/ of its folder (None:
+    the tree's own), restarting those that serve something else; returns those restarted."""
+    running = read_state(root)
+    moves: dict[Path | None, list[str]] = {}
+    for name, code in plan.items():
+        if name in running and running[name].code != (str(code) if code else ""):
+            moves.setdefault(code, []).append(name)
+    for code, names in moves.items():
+        restart(root, names, progress, code)
+    return sorted(name for names in moves.values() for name in names)

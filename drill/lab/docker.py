@@ -126,12 +126,18 @@ class Compose:
         return cls(root, argv)
 
     def _compose(
-        self, *args: str, timeout: float = DOCKER_COMMAND_TIMEOUT_S, reset: bool = False
+        self,
+        *args: str,
+        timeout: float = DOCKER_COMMAND_TIMEOUT_S,
+        reset: bool = False,
+        env: dict[str, str] | None = None,
     ) -> str:
-        """Run `docker compose ARGS`; with `reset`, the containers it creates start from the seed
-        data (a fresh DRILL_RESET_TOKEN, docker-compose.yml)."""
-        env = {**os.environ, "DRILL_RESET_TOKEN": uuid.uuid4().hex} if reset else None
-        result = _run([*self.argv, *args], timeout, env)
+        """Run `docker compose ARGS` (with `env` added to the environment); with `reset`, the
+        containers it creates start from the seed data (a fresh DRILL_RESET_TOKEN,
+        docker-compose.yml)."""
+        if reset:
+            env = {**(env or {}), "DRILL_RESET_TOKEN": uuid.uuid4().hex}
+        result = _run([*self.argv, *args], timeout, {**os.environ, **env} if env else None)
         if result.returncode != 0:
             raise LabError(
                 f"`docker compose {' '.join(args)}` failed (exit {result.returncode}):\n"
@@ -216,10 +222,21 @@ class Compose:
         progress(f"started {', '.join(names)} (docker compose start)")
         self._wait_ready(names, READY_TIMEOUT_S)
 
-    def restart(self, names: list[str], progress: Callable[[str], None]) -> None:
-        """Recreate NAMES' containers (fresh processes importing the tree's current code, their
-        databases reseeded), then wait until they are ready."""
-        self._compose("up", "--detach", "--no-deps", "--force-recreate", *names, reset=True)
+    def restart(
+        self, names: list[str], progress: Callable[[str], None], code: Path | None = None
+    ) -> None:
+        """Recreate NAMES' containers (fresh processes importing the current code of the tree, or
+        of the services/ in `code`, their databases reseeded), then wait until they are ready.
+        docker-compose.yml mounts DRILL_CODE_<NAME> as a service's code, ./services by default."""
+        mounts = {code_variable(name): str(code / "services") for name in names} if code else {}
+        self._compose(
+            "up", "--detach", "--no-deps", "--force-recreate", *names, reset=True, env=mounts
+        )
+        running = read_state(self.root)
+        for name in names:
+            if name in running:
+                running[name].code = str(code) if code else ""
+        write_state(self.root, running, DOCKER, self.argv)
         progress(f"restarted {', '.join(names)} (docker compose up --force-recreate)")
         self._wait_ready(names, READY_TIMEOUT_S)
 
@@ -281,6 +298,14 @@ def stop(root: Path, names: list[str] | None) -> list[str]:
     return compose.down() if names is None else compose.stop(names)
 
 
-def restart(root: Path, names: list[str], progress: Callable[[str], None]) -> None:
-    """Restart those containers from the seed data (`docker compose up --force-recreate`)."""
-    Compose.from_state(root).restart(names, progress)
+def code_variable(name: str) -> str:
+    """The variable docker-compose.yml mounts as the service's code (DRILL_CODE_SERVICE_A)."""
+    return "DRILL_CODE_" + name.upper().replace("-", "_")
+
+
+def restart(
+    root: Path, names: list[str], progress: Callable[[str], None], code: Path | None = None
+) -> None:
+    """Restart those containers from the seed data (`docker compose up --force-recreate`),
+    serving the tree's code, or the services/ of `code`."""
+    Compose.from_state(root).restart(names, progress, code)

@@ -44,6 +44,7 @@ class Launch:
     port: int
     ready_path: str
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    code: str = ""  # a service's: the folder whose services/ it serves ("" for the tree)
 
     @property
     def url(self) -> str:
@@ -51,10 +52,10 @@ class Launch:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _environment(root: Path, spec: ServiceSpec, reset_token: str) -> dict[str, str]:
+def _environment(root: Path, code: Path, spec: ServiceSpec, reset_token: str) -> dict[str, str]:
     env = dict(os.environ)
-    # The tree's own code first, whatever copy of the lab is installed.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    # The code it serves first (the tree's own, or a fixed copy), whatever copy is installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     env["SERVICE_NAME"] = spec.name
     env.setdefault("OTEL_SERVICE_NAME", spec.name)
     # This start reseeds; the reloads on a saved edit that follow keep the token, and the data.
@@ -72,15 +73,20 @@ def _environment(root: Path, spec: ServiceSpec, reset_token: str) -> dict[str, s
     return env
 
 
-def service_launch(root: Path, spec: ServiceSpec, reset_token: str) -> Launch:
-    """A service of ours as uvicorn serving the tree's code, reloaded when a file of its package
-    or of the kit is saved (as in the Docker lab): the reloader and its worker share a process
-    group, which is what the lab signals to pause or stop the service."""
-    package = root / "services" / spec.app.split(".")[1]
+def service_launch(
+    root: Path, spec: ServiceSpec, reset_token: str, code: Path | None = None
+) -> Launch:
+    """A service of ours as uvicorn serving the services/ of `code` (default: the tree's own),
+    reloaded when a file of its package or of the kit is saved (as in the Docker lab): the
+    reloader and its worker share a process group, which is what the lab signals to pause or
+    stop the service."""
+    code = code or root
+    package = code / "services" / spec.app.split(".")[1]
     argv = [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1"]
     argv += ["--port", str(spec.port), "--no-access-log", "--reload"]
-    argv += ["--reload-dir", str(package), "--reload-dir", str(root / "services" / "kit")]
-    return Launch(spec.name, argv, spec.port, "/readyz", _environment(root, spec, reset_token))
+    argv += ["--reload-dir", str(package), "--reload-dir", str(code / "services" / "kit")]
+    env = _environment(root, code, spec, reset_token)
+    return Launch(spec.name, argv, spec.port, "/readyz", env, "" if code == root else str(code))
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -103,10 +109,12 @@ def start(
     names: Iterable[str] | None = None,
     extra: Sequence[Launch] = (),
     progress: Callable[[str], None] = print,
+    code: Path | None = None,
 ) -> dict[str, RunningService]:
-    """Start the named services (default: all) and the extra processes; return once each is
-    ready. A failed start stops whatever it started. A lab starting from nothing chooses its
-    database first (drill.database), and every later start uses the same."""
+    """Start the named services (default: all), serving the services/ of `code` (default: the
+    tree's own), and the extra processes; return once each is ready. A failed start stops
+    whatever it started. A lab starting from nothing chooses its database first
+    (drill.database), and every later start uses the same."""
     running = read_state(root)
     if not running or read_database(root) is None:
         try:
@@ -116,7 +124,9 @@ def start(
         write_state(root, running, database=database)
         progress(f"database: {database.kind} ({database.note})")
     reset_token = uuid.uuid4().hex  # every start the lab makes begins from the seed data
-    launches = [service_launch(root, SERVICES[name], reset_token) for name in (names or SERVICES)]
+    launches = [
+        service_launch(root, SERVICES[name], reset_token, code) for name in (names or SERVICES)
+    ]
     launches += extra
     for launch in launches:
         if launch.name in running and processes.alive(running[launch.name].process):
@@ -132,9 +142,11 @@ def start(
     try:
         for launch in launches:
             log_path = logs / f"{launch.name}.log"
-            _child, process = processes.spawn(launch.argv, cwd=root, env=launch.env, log=log_path)
+            # In the folder it serves: `python -m` puts the working directory first on sys.path.
+            cwd = Path(launch.code) if launch.code else root
+            _child, process = processes.spawn(launch.argv, cwd=cwd, env=launch.env, log=log_path)
             started[launch.name] = RunningService(
-                launch.name, process.pid, launch.url, str(log_path), process.started
+                launch.name, process.pid, launch.url, str(log_path), process.started, launch.code
             )
             running[launch.name] = started[launch.name]
             write_state(root, running)

@@ -36,6 +36,9 @@ class RunningService:
     url: str
     log: str  # the log file, or the command that shows the container's log
     started: int | None = None  # the process's start time (drill.processes); None for a container
+    # The folder whose services/ it serves: "" for the tree's own (what a trainee edits); while a
+    # drill runs, the other drills' services serve a copy holding their reference fixes.
+    code: str = ""
 
     @property
     def process(self) -> Process:

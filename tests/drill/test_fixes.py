@@ -88,3 +88,37 @@ def test_reset_without_a_solve_or_git_history_is_a_clear_error(tree: Path) -> No
 def test_fix_files_of_an_unknown_scenario_is_an_error(tree: Path) -> None:
     with pytest.raises(fixes.FixError, match="no reference fix"):
         fixes.fix_files(tree, "no-such-scenario")
+
+
+def test_a_fixed_copy_holds_the_other_drills_fixes_and_leaves_the_tree_alone(tree: Path) -> None:
+    poisoned = snapshot(tree)
+    others = ["circular-deadlock", "n-plus-one"]
+
+    folder = fixes.fixed_copy(tree, others)
+
+    assert snapshot(tree) == poisoned
+    fixed = {rel for scenario in others for rel in fixes.fix_files(tree, scenario)}
+    for scenario in others:
+        for rel in fixes.fix_files(tree, scenario):
+            assert (folder / rel).read_bytes() == (tree / "solutions" / scenario / rel).read_bytes()
+    # Everything else is the tree's, the drill's own (poisoned) package included.
+    for rel, content in poisoned.items():
+        if rel not in fixed:
+            assert (folder / rel).read_bytes() == content, rel
+
+
+def test_a_fixed_copy_is_made_once_per_content_and_old_ones_go(tree: Path) -> None:
+    first = fixes.fixed_copy(tree, ["float-drift"])
+    marker = first / "services" / "marker"
+    marker.write_text("made once")
+
+    assert fixes.fixed_copy(tree, ["float-drift"]) == first
+    assert marker.exists()
+
+    served = fixes.fixed_copy(tree, ["n-plus-one"])
+    # A copy a running service still serves is kept; any other is removed.
+    newest = fixes.fixed_copy(tree, ["circular-deadlock"], keep=[str(served)])
+
+    assert len({first, served, newest}) == 3
+    assert not first.exists()
+    assert served.is_dir() and newest.is_dir()

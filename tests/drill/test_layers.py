@@ -58,3 +58,15 @@ def test_imports_point_down(path: Path) -> None:
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     )
     assert not wrong, f"{module} imports {wrong}, against the package's direction"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(DRILL.parent / "services").rglob("*.py"), *(DRILL.parent / "loadgen").glob("*.py")]),
+    ids=lambda p: str(p.relative_to(DRILL.parent)),
+)
+def test_the_services_and_the_load_never_import_the_lab_tooling(path: Path) -> None:
+    """The service image carries services/ and loadgen/ only: drill/ holds the graders and the
+    answer keys, which no container a trainee can exec into may hold."""
+    wrong = sorted(name for name in _imports(path) if name == "drill" or name.startswith("drill."))
+    assert not wrong, f"{path.name} imports {wrong}"

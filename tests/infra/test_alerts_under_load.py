@@ -1,7 +1,8 @@
 """Each drill's alerts fire in a real Prometheus, evaluating the real rule files against the
-local lab under that drill's real Locust load, and no alert the drill did not cause; with every
-reference fix, under all three loads at once, none of them fires. The delay from load start to
-each alert firing is printed (docs/benchmarks.md). Four labs in all: one poisoned per drill, one
+local lab during that drill (`drill start`: its fault live, the other drills' services on their
+reference fixes) under every drill's real Locust load at once, and no alert the drill did not
+cause; with every reference fix, under the same loads, none of them fires. The delay from load
+start to each alert firing is printed (docs/benchmarks.md). Four labs in all: one per drill, one
 fixed."""
 
 import shutil
@@ -61,6 +62,9 @@ DRILLS = [
     # (ServiceDown fires instead, and the storm cannot be measured).
     Drill("n-plus-one", 2, frozenset({"OrdersLatencyHigh", "OrdersQueryStorm"}), 150),
 ]
+# What every drill's load at once may raise on a neighbour of a live fault, through the machine
+# they share (CPU, the one PostgreSQL), not through a fault of its own.
+CONTENTION = frozenset({"OrdersLatencyHigh", "BillingLatencyHigh"})
 # How long the fixed lab must stay quiet under every drill's load at once: past each alert's
 # `for:` (at most 1m) and its 1-2m rate windows filling.
 QUIET_FOR_S = 75.0
@@ -89,10 +93,12 @@ def start_load(case: Drill, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
-def watch(cases: list[Drill], seconds: float, until: frozenset[str]) -> dict[str, float]:
+def watch(
+    cases: list[Drill], seconds: float, until: frozenset[str], at_least: float = 0.0
+) -> dict[str, float]:
     """Run the cases' loads at once against the running lab for up to `seconds`; return when
-    each alert first fired (seconds after load start), stopping early once every alert in
-    `until` has."""
+    each alert first fired (seconds after load start), stopping early, once `at_least` seconds
+    have passed, if every alert in `until` has."""
     prometheus = f"http://127.0.0.1:{PROMETHEUS_PORT + port_offset()}"
     first: dict[str, float] = {}
     loads = [start_load(case, seconds) for case in cases]
@@ -101,7 +107,7 @@ def watch(cases: list[Drill], seconds: float, until: frozenset[str]) -> dict[str
         while time.monotonic() - began < seconds:
             for name in firing(prometheus):
                 first.setdefault(name, round(time.monotonic() - began, 1))
-            if until and until <= first.keys():
+            if until and until <= first.keys() and time.monotonic() - began >= at_least:
                 break
             time.sleep(POLL_S)
     finally:
@@ -113,20 +119,32 @@ def watch(cases: list[Drill], seconds: float, until: frozenset[str]) -> dict[str
 
 
 @pytest.mark.parametrize("case", DRILLS, ids=[case.scenario for case in DRILLS])
-def test_the_poisoned_lab_fires_its_alerts_under_load(case: Drill, tree: Path) -> None:
-    """A poisoned lab (and its Prometheus) per drill: one shared by the three is not the same
-    test, since a chain still deadlocked from the drill before starves orders' scrapes."""
+def test_a_drill_fires_its_alerts_and_no_other_under_every_drills_load(
+    case: Drill, tree: Path
+) -> None:
+    """A lab (and its Prometheus) per drill: one shared by the three is not the same test, since
+    a chain still deadlocked from the drill before starves orders' scrapes. The drill's own load
+    is the one `drill start` runs; the other drills' loads run beside it, as long as their
+    alerts take to fire when their faults are live."""
     started = drill(tree, "up", "--mode", "local")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        fired = watch([case], case.fire_within_s, until=case.alerts)
+        users = str(case.users)
+        begun = drill(tree, "start", case.scenario, "--team", "alerts", "--users", users)
+        assert begun.returncode == 0, begun.stdout + begun.stderr
+        others = [other for other in DRILLS if other is not case]
+        theirs = max(other.fire_within_s for other in others)
+        fired = watch(others, max(case.fire_within_s, theirs), until=case.alerts, at_least=theirs)
     finally:
+        drill(tree, "end")
         drill(tree, "down")
 
-    print(f"{case.scenario} poisoned: alerts fired after (s) {fired}")
+    print(f"{case.scenario} drill, every drill's load: alerts fired after (s) {fired}")
     assert case.alerts <= fired.keys(), f"fired: {fired}"
-    # Every service runs its faulty code, but only this drill's load runs: nothing else fires.
-    assert fired.keys() <= case.may_fire, f"fired: {fired}"
+    # Only this drill's fault is live: no other drill's alert fires under its load, save the
+    # latency of a neighbour when three loads and a live fault share two cores (in a drill only
+    # its own load runs: tried, OrdersLatencyHigh fired after 72 s beside the ledger drill).
+    assert fired.keys() - case.may_fire <= CONTENTION, f"fired: {fired}"
 
 
 def test_the_fixed_lab_stays_quiet_under_every_drills_load_at_once(tree: Path) -> None:

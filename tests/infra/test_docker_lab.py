@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from drill.lab import docker
 from drill.services import SERVICES
 from tests import contracts
 
@@ -152,8 +153,12 @@ def test_each_service_runs_its_app_on_its_port_from_our_one_image(name: str) -> 
     # A fresh token per start `drill up` and `drill reset` make (reloads keep it, and the data).
     assert environment["DB_RESET_TOKEN"] == "${DRILL_RESET_TOKEN}"
     assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
-    # The trainee's code is mounted over the image's copy (uvicorn --reload serves edits).
-    assert "./services:/app/services:ro" in service["volumes"]
+    # The trainee's code is mounted over the image's copy (uvicorn --reload serves edits), or,
+    # while another drill runs, the copy with this service's reference fix that drill names;
+    # nothing else: no lab tooling (drill/: graders, content, answer keys).
+    variable = docker.code_variable(name)
+    assert service["volumes"] == [f"${{{variable}}}:/app/services:ro"]
+    assert DOTENV[variable] == "./services"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

@@ -26,8 +26,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drill import fixes
 from drill.services import SERVICES
-from tests.conftest import REPO, copy_tree, drill, failed, verify_json
+from tests.conftest import REPO, SERVED_BY, copy_tree, drill, failed, verify_json
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -40,7 +41,7 @@ DOCKER_SERVICES = os.environ.get(
 ).split()
 # What the Docker lab's tree needs beyond the local lab's: the compose files and their .env, and
 # the folders compose bind-mounts or builds from.
-DOCKER_TREE_PARTS = ("drill", "loadgen")
+DOCKER_TREE_PARTS = ("loadgen",)
 DOCKER_TREE_FILES = ("docker-compose.yml", ".env", "pyproject.toml")
 LAB_PORTS = [spec.base_port for spec in SERVICES.values()] + [9090, 9093]
 # For each drill, a check its poisoned code fails in seconds: the whole poisoned scorecard is
@@ -173,6 +174,16 @@ def test_ports_are_published_on_loopback_only_and_services_run_as_non_root(
         assert uid != "0", name
 
 
+def test_no_container_holds_the_graders_or_the_answers(
+    docker_lab: Path, docker_env: dict[str, str]
+) -> None:
+    """A trainee can exec into every container: the code there is the services' and the load's."""
+    for name in SERVICES:
+        app = compose(docker_lab, docker_env, "exec", "-T", name, "ls", "-A", "/app").split()
+
+        assert sorted(app) == ["loadgen", "pyproject.toml", "services"], name
+
+
 def test_billing_runs_on_postgresql_in_its_container(
     docker_lab: Path, docker_env: dict[str, str]
 ) -> None:
@@ -233,6 +244,30 @@ def test_prometheus_scrapes_every_service_container(docker_lab: Path) -> None:
         time.sleep(2)
 
     assert {name: health.get(name) for name in SERVICES} == dict.fromkeys(SERVICES, "up")
+
+
+def test_a_drill_serves_the_other_drills_services_their_reference_fixes(
+    docker_lab: Path, docker_env: dict[str, str]
+) -> None:
+    """Only the paged fault is live: `drill start` recreates the other drills' containers on the
+    fixed copy. The verify test below then grades them on the tree again (verify serves the
+    tree's code), so it runs after this one."""
+    started = drill(docker_lab, "start", "ledger-mismatch", "--users", "1", env=docker_env)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        for other in ("circular-deadlock", "n-plus-one"):
+            for rel in fixes.fix_files(docker_lab, other):
+                fixed = (docker_lab / "solutions" / other / rel).read_text()
+                for name in SERVED_BY[rel.split("/")[1]]:
+                    shown = compose(
+                        docker_lab, docker_env, "exec", "-T", name, "cat", f"/app/{rel}"
+                    )
+                    assert shown == fixed, (name, rel)
+        for rel in fixes.fix_files(docker_lab, "float-drift"):
+            shown = compose(docker_lab, docker_env, "exec", "-T", "billing", "cat", f"/app/{rel}")
+            assert shown == (docker_lab / rel).read_text(), rel
+    finally:
+        drill(docker_lab, "end", env=docker_env)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -14,15 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drill import fixes
 from drill.conductor import content
 from drill.conductor.journal import Journal
 from drill.conductor.load import running, stop
 from drill.grading import VEILED
+from drill.lab import read_state
 from drill.scenarios import registry
 from drill.scenarios.float_drift import SCENARIO as FLOAT_DRIFT
 from drill.scenarios.float_drift import Grader
 from drill.services import SERVICES
-from tests.conftest import REPO, drill
+from tests.conftest import REPO, SERVED_BY, drill
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +119,22 @@ def test_a_whole_drill_from_page_to_postmortem(drills_end: Path) -> None:
     assert not re.search(r"float|idempot|decimal", page, re.I), page
     assert ledger.read_text() == faulty
     assert list((lab / ".drill" / "saved").rglob("ledger.py"))
+    # Only this drill's fault is live: the other drills' services serve their reference fixes.
+    served = {name: service.code for name, service in read_state(lab).items()}
+    assert served["billing"] == served["catalog"] == ""
+    for other in ("n-plus-one", "circular-deadlock"):
+        for rel in fixes.fix_files(lab, other):
+            fixed_bytes = (lab / "solutions" / other / rel).read_bytes()
+            for name in SERVED_BY[rel.split("/")[1]]:
+                assert (Path(served[name]) / rel).read_bytes() == fixed_bytes, name
+    # ... and that is the code they run: orders' batch costs a few statements, not one per user.
+    batch = httpx.post(
+        f"{SERVICES['orders'].url}/v1/orders/batch",
+        json={"user_ids": list(range(1, 51))},
+        timeout=30,
+    )
+    assert batch.status_code == 200, batch.text
+    assert re.search(r"db;count=[1-5]\b", batch.headers["server-timing"]), batch.headers
     drill_run = Journal().active()
     assert drill_run is not None and running(drill_run.load_process)
     at = clock_of(drill_run.started_at)
